@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+    std::cout << "calib-host " << CALIB_VERSION << "\n";
+    return 0;
+}

@@ -1,0 +1,84 @@
+// Measurement policy: warm-up, iterations per sample, stopping rule and statistics. Owned by the host
+// and identical for every plugin. A policy is one named, replaceable piece (see make_policy()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace calib::core {
+
+// Summary of per-execution times (seconds). Quantiles by linear interpolation between order statistics
+// (type 7, as numpy's default).
+struct SampleStats {
+    std::size_t count = 0;
+    double min = 0, max = 0, mean = 0, median = 0, stddev = 0;  // stddev: sample (n-1)
+    double cv = 0;                 // stddev / mean
+    double p10 = 0, p25 = 0, p75 = 0, p90 = 0;
+    double mad = 0;                // median absolute deviation
+    double robust_cv = 0;          // 1.4826 * mad / median
+    double median_ci_low = 0;      // distribution-free 95% confidence interval of the median
+    double median_ci_high = 0;
+    double noise = 0;              // relative half-width of that interval: the stopping criterion
+};
+SampleStats compute_stats(std::vector<double> samples);
+
+enum class StopReason { converged, time_budget, max_samples, fixed_count, cancelled };
+const char* to_string(StopReason r);
+
+struct PolicyConfig {
+    double warmup_seconds = 0.02;      // warm-up by time; at least one call
+    double min_sample_seconds = 0.002; // iterations per sample chosen so one sample lasts at least this
+    double target_noise = 0.01;        // stop when noise (see SampleStats) <= this
+    std::size_t min_samples = 10;
+    std::size_t max_samples = 2000;
+    double time_budget_seconds = 1.0;  // per case (per pair for fusion), warm-up included
+    std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
+};
+
+// Executes the case `iterations` times back to back and returns the elapsed seconds.
+// Throws to abort the measurement (the error propagates to the caller).
+using RunFn = std::function<double(uint64_t iterations)>;
+// Monotonic seconds; injectable so tests can drive the policy with synthetic streams.
+using ClockFn = std::function<double()>;
+// Returns true when the run should stop as soon as possible.
+using CancelFn = std::function<bool()>;
+
+struct Measurement {
+    SampleStats stats;               // over per-execution seconds (sample seconds / iterations)
+    std::vector<double> samples;     // per-execution seconds, in the order taken
+    uint64_t iterations_per_sample = 1;
+    StopReason reason = StopReason::converged;
+    double warmup_seconds = 0;       // time spent warming up
+    double elapsed_seconds = 0;      // wall time of the whole measurement, warm-up included
+};
+
+// Two variants timed alternately (A B A B ...) so drift hits both. speedup = median(b) / median(a)
+// (for fusion: a = fused, b = unfused), with a 95% bootstrap interval over the paired samples.
+struct PairMeasurement {
+    Measurement a, b;
+    double speedup = 0, speedup_ci_low = 0, speedup_ci_high = 0;
+    StopReason reason = StopReason::converged;
+};
+
+class MeasurementPolicy {
+public:
+    virtual ~MeasurementPolicy() = default;
+    virtual std::string name() const = 0;
+    virtual const PolicyConfig& config() const = 0;
+    virtual Measurement measure(const RunFn& run, const CancelFn& cancelled = {}) const = 0;
+    virtual PairMeasurement measure_pair(const RunFn& a, const RunFn& b,
+                                         const CancelFn& cancelled = {}) const = 0;
+};
+
+// Names: "adaptive" (default: samples until noise <= target, with min_samples, or budget) and
+// "fixed" (exactly fixed_samples samples, for reproducible runs). Throws std::invalid_argument for an
+// unknown name. `clock` defaults to std::chrono::steady_clock.
+std::unique_ptr<MeasurementPolicy> make_policy(const std::string& name, const PolicyConfig& config,
+                                               ClockFn clock = {});
+std::vector<std::string> policy_names();
+
+}  // namespace calib::core

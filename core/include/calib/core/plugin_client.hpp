@@ -1,0 +1,93 @@
+// Discovery and isolated execution of plugins. Foreign code never runs in the host process: every
+// plugin library is opened in a worker process (the host binary started with --worker), which speaks
+// a framed protocol over two dedicated pipes. A crash, hang or exit() in the worker costs only the
+// case (or the library) it was serving.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "calib/core/plugin_types.hpp"
+
+namespace calib::core {
+
+// ---- discovery -------------------------------------------------------------------------------------
+struct DiscoveryOptions {
+    std::vector<std::filesystem::path> plugin_dirs;  // --plugins DIR (repeatable), in order
+    bool use_env = true;                             // also CALIB_PLUGIN_PATH (':'-separated)
+    bool use_default_dir = true;                     // the built-in folder next to the host binary
+    bool allow_insecure = false;                     // accept group/world-writable files and folders
+};
+
+struct Candidate {
+    std::filesystem::path path;
+    bool insecure = false;
+    std::string insecure_reason;
+};
+
+// Every *.so file in the folders, sorted by name within a folder, each path once. A missing folder
+// named explicitly throws std::runtime_error naming it.
+std::vector<Candidate> discover(const DiscoveryOptions& options);
+// The built-in plugin folder: <dir of calib-host>/../plugins when it exists (build tree), else
+// <prefix>/lib/calib/plugins (installed).
+std::filesystem::path default_plugin_dir();
+
+// ---- worker ------------------------------------------------------------------------------------------
+enum class FailureKind { error, crashed, timed_out, exited, protocol };
+const char* to_string(FailureKind k);
+
+// A failure of a worker call. For kind == error, `status` holds the plugin's calib_status.
+struct WorkerFailure : std::runtime_error {
+    FailureKind kind;
+    int status = 0;  // calib_status for errors
+    int signal = 0;  // for crashed
+    WorkerFailure(FailureKind k, const std::string& message, int status_ = 0, int signal_ = 0)
+        : std::runtime_error(message), kind(k), status(status_), signal(signal_) {}
+};
+
+struct WorkerOptions {
+    std::filesystem::path host_executable;  // the calib-host binary (empty: /proc/self/exe)
+    double scan_timeout_seconds = 30;       // open + init + enumerate one library
+    int verbosity = 0;                      // 0 quiet; plugin log lines at or above WARNING go to stderr
+};
+
+// Load one library in a fresh worker, negotiate, init, enumerate. Never throws for a bad library:
+// returns a record with loaded == false and the reason.
+PluginRecord scan_plugin(const std::filesystem::path& library, const WorkerOptions& options);
+
+// A live worker holding one initialised plugin. Instances are identified by small integers.
+// After a failure of kind crashed / timed_out / exited / protocol, the worker is gone; the next call
+// starts a fresh one transparently (re-init), so the run goes on with the next case.
+class PluginClient {
+public:
+    PluginClient(std::filesystem::path library, WorkerOptions options);
+    ~PluginClient();
+    PluginClient(const PluginClient&) = delete;
+    PluginClient& operator=(const PluginClient&) = delete;
+
+    struct Prepared {
+        uint32_t instance = 0;
+        InstanceInfo info;
+    };
+    // Throws WorkerFailure (kind error carries the plugin's status, e.g. CALIB_UNSUPPORTED).
+    Prepared prepare(uint32_t case_index, double timeout_seconds);
+    // Seconds for `iterations` executions, as reported by the plugin. Throws WorkerFailure; a
+    // non-finite or non-positive time is a failure of kind error with a message saying so.
+    double run(uint32_t instance, uint64_t iterations, double timeout_seconds);
+    void release(uint32_t instance);  // never throws
+    // Kill the worker (e.g. on a second interrupt).
+    void terminate();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Entry for `calib-host --worker <in-fd> <out-fd>`: serve requests until EOF. Returns the exit code.
+int worker_main(int in_fd, int out_fd);
+
+}  // namespace calib::core

@@ -1,0 +1,84 @@
+// Host-side copies of what a plugin describes about itself: plain C++ values, owned by the host, so
+// nothing points into a plugin library (which may live in another process or be unloaded).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace calib::core {
+
+using ParamList = std::vector<std::pair<std::string, std::string>>;
+
+enum class Family { compute, memory, fusion };
+enum class FusionRole { none, fused, unfused };
+enum class DeviceKind { cpu, gpu, other };
+
+const char* to_string(Family f);
+const char* to_string(FusionRole r);
+const char* to_string(DeviceKind k);
+
+struct CaseInfo {
+    uint32_t index = 0;  // position in the plugin's case list
+    std::string name;
+    Family family = Family::compute;
+    std::string operation_type;
+    std::string precision;
+    std::vector<int64_t> shape;
+    double flops = 0;
+    double bytes = 0;
+    std::string fusion_pattern;
+    FusionRole fusion_role = FusionRole::none;
+    std::string fusion_group;
+    bool quick = false;
+    ParamList params;
+};
+
+struct InstanceInfo {
+    std::string implementation;
+    bool reference_fallback = false;
+    bool verified = false;
+    double max_abs_error = 0;
+    double tolerance = 0;
+    ParamList params;
+};
+
+struct PeakInfo {
+    std::string precision;  // "fp32", ... or "memory"
+    double gflops = 0;
+    double bandwidth_gbps = 0;
+    std::string formula;
+};
+
+// Why a candidate file was skipped (discovery/loading), or "" when it loaded.
+enum class RejectReason {
+    none,
+    not_a_library,      // dlopen failed: empty, text, random bytes, wrong architecture
+    no_entry_symbol,    // a library without calib_plugin_entry
+    bad_table,          // entry returned NULL or a table too small / with NULL required members
+    abi_major_mismatch,
+    init_failed,
+    crashed,            // the library crashed while loading, scanning or initialising
+    timed_out,          // ... or hung
+    exited,             // ... or called exit()
+    insecure,           // group/world-writable file or folder
+};
+const char* to_string(RejectReason r);
+
+struct PluginRecord {
+    std::string path;
+    bool loaded = false;  // status "loaded" vs "rejected"
+    RejectReason reason_code = RejectReason::none;
+    std::string reason;  // human-readable; empty when loaded
+    std::string id, name, version, vendor, description;
+    uint16_t abi_major = 0, abi_minor = 0;
+    DeviceKind device_kind = DeviceKind::other;
+    std::string device_name;
+    bool device_available = true;
+    std::string unavailable_reason;
+    std::vector<CaseInfo> cases;
+    std::vector<PeakInfo> peaks;
+};
+
+}  // namespace calib::core

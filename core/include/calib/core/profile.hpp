@@ -1,0 +1,142 @@
+// The HardwareCalibration profile: the origin layout (shared/reference/origin.md) that existing
+// consumers load, plus calib's additions in extra_params and new top-level keys.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace calib::core {
+
+inline constexpr int kProfileSchemaVersion = 1;
+
+// Exactly the origin's metadata fields, in its order.
+struct Metadata {
+    std::string hardware_name;
+    std::string calibration_date;  // ISO-8601
+    std::string calibration_tool_version;
+    std::string cpu_model;
+    int64_t cpu_count = 0;  // physical cores
+    double total_memory_gb = 0;
+    std::optional<std::string> python_version;  // calib: its own version string
+    std::optional<std::string> pytorch_version;
+    std::optional<std::string> numpy_version;
+    int64_t num_warmup_runs = 0;
+    int64_t num_measurement_runs = 0;
+};
+
+// Exactly the origin's operation record fields; calib's additions live in extra_params.
+struct OperationRecord {
+    std::string operation_type;
+    double measured_gflops = 0;
+    double efficiency = 0;
+    double achieved_bandwidth_gbps = 0;
+    bool memory_bound = false;
+    bool compute_bound = false;
+    double arithmetic_intensity = 0;
+    int64_t batch_size = 1;
+    std::vector<int64_t> input_shape;
+    std::vector<int64_t> output_shape;
+    double mean_latency_ms = 0, std_latency_ms = 0, min_latency_ms = 0, max_latency_ms = 0;
+    int64_t num_trials = 0;
+    boost::json::object extra_params;
+};
+
+// Exactly the origin's fusion record fields; calib's additions live in extra_params.
+struct FusionRecord {
+    std::string fusion_pattern;
+    std::vector<std::string> operators;
+    int64_t num_operators = 0;
+    double unfused_latency_ms = 0;
+    double unfused_gflops = 0;
+    int64_t unfused_memory_bytes = 0;
+    double fused_latency_ms = 0;
+    double fused_gflops = 0;
+    int64_t fused_memory_bytes = 0;
+    double speedup_factor = 0;
+    double memory_reduction = 0;
+    double gflops_improvement = 0;
+    std::vector<int64_t> input_shape;
+    boost::json::object extra_params;
+    int64_t num_trials = 0;
+};
+
+struct Profile {
+    Metadata metadata;
+    double theoretical_peak_gflops = 0;
+    double theoretical_bandwidth_gbps = 0;
+    double best_measured_gflops = 0, avg_measured_gflops = 0, worst_measured_gflops = 0;
+    double measured_bandwidth_gbps = 0;
+    double bandwidth_efficiency = 0;
+    double best_efficiency = 0, avg_efficiency = 0, worst_efficiency = 0;
+    std::vector<std::pair<std::string, OperationRecord>> operation_profiles;  // in insertion order
+    std::vector<std::pair<std::string, FusionRecord>> fusion_profiles;
+    boost::json::value precision_matrix;  // object or null
+    // calib's top-level additions, serialized after the origin keys in this order:
+    // schema_version, calib_version, host, peaks, plugins, memory_hierarchy, run, and any others.
+    boost::json::object extensions;
+};
+
+// Thrown for malformed input; what() names the problem and where (a JSON path such as
+// "operation_profiles.matmul_matrix_size=1024_medium.mean_latency_ms", or a byte offset).
+struct ProfileError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Origin operation key: type, then "_<name>=<value>" per key param sorted by name, then for matmul
+// and conv2d the size class of prod(input_shape): < 1,048,576 small, < 10,485,760 medium, else large.
+std::string operation_key(const std::string& operation_type,
+                          const std::vector<std::pair<std::string, std::string>>& key_params,
+                          const std::vector<int64_t>& input_shape);
+
+// Best/avg/worst GFLOPS and efficiency over compute records only (measured_gflops > 0);
+// bandwidth_efficiency = measured_bandwidth_gbps / theoretical_bandwidth_gbps.
+void compute_aggregates(Profile& p);
+
+boost::json::value to_json(const Profile& p);
+Profile from_json(const boost::json::value& v);         // throws ProfileError
+std::string to_json_text(const Profile& p);             // pretty-printed, 2-space indent, stable order
+std::string pretty_print(const boost::json::value& v);  // the same printer for any value
+Profile parse_profile(const std::string& text);         // throws ProfileError (parse errors with offset)
+Profile load_profile(const std::filesystem::path& path);  // throws ProfileError
+// Atomic: writes a temporary file in the same folder, fsyncs, renames over `path`.
+// Throws std::runtime_error naming the path when it cannot be written.
+void save_text_atomic(const std::filesystem::path& path, const std::string& text);
+void save_profile(const std::filesystem::path& path, const Profile& p);
+
+// Every problem found in a profile document: structure, types, the compatibility rule (no unknown key
+// inside metadata or a record), consistency (speedup = unfused / fused latency within 1%, aggregates
+// over compute records, efficiency > 1 flagged suspicious). Empty when valid.
+std::vector<std::string> validate(const boost::json::value& doc);
+
+// ---- query API (used by the CLI and by C++ consumers) --------------------------------------------
+enum class FusionTier { strong, moderate, minimal, slower };  // >= 1.5, >= 1.1, >= 0.95, below
+FusionTier fusion_tier(double speedup);
+const char* to_string(FusionTier t);
+
+class ProfileQuery {
+public:
+    explicit ProfileQuery(const Profile& p);
+    // Efficiency of `operation_type` at `precision` for a problem of `size` elements-per-dimension
+    // (matrix_size for square matmul). Log-log interpolation across measured sizes, clamped outside
+    // the measured range; falls back to the profile's avg_efficiency when nothing matches.
+    double efficiency(const std::string& operation_type, const std::string& precision, double size) const;
+    // GFLOPS, interpolated the same way.
+    double gflops(const std::string& operation_type, const std::string& precision, double size) const;
+    // Fusion speedup for `pattern` at `shape` (any rank; compared by element count of the shape,
+    // log-interpolated between the nearest measured shapes, clamped outside). `precision` empty: any.
+    double fusion_speedup(const std::string& pattern, const std::vector<int64_t>& shape,
+                          const std::string& precision = "fp32", double fallback = 1.0) const;
+    bool should_fuse(const std::string& pattern, const std::vector<int64_t>& shape, double threshold = 1.1,
+                     const std::string& precision = "fp32") const;
+
+private:
+    const Profile& p_;
+};
+
+}  // namespace calib::core
