@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace calib::core {
@@ -24,6 +25,9 @@ struct SampleStats {
     double median_ci_high = 0;
     double noise = 0;              // relative half-width of that interval: the stopping criterion
 };
+// Order statistics bounding the median: 1-based ranks (lo, hi) of the widest-needed interval with
+// coverage >= 95% under Binomial(n, 1/2); n < 6 cannot reach 95%, so it gets the widest (1, n).
+std::pair<std::size_t, std::size_t> median_ci_ranks(std::size_t n);
 SampleStats compute_stats(std::vector<double> samples);
 
 enum class StopReason { converged, time_budget, max_samples, fixed_count, cancelled };
@@ -37,6 +41,8 @@ struct PolicyConfig {
     std::size_t max_samples = 2000;
     double time_budget_seconds = 1.0;  // per case (per pair for fusion), warm-up included
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
+                                       // (make_policy then returns the "fixed" policy for any name)
+    std::size_t pair_ci_every = 5;     // measure_pair: re-evaluate the bootstrap CI at most this often
 };
 
 // Executes the case `iterations` times back to back and returns the elapsed seconds.

@@ -58,6 +58,8 @@ struct WorkerOptions {
 // Load one library in a fresh worker, negotiate, init, enumerate. Never throws for a bad library:
 // returns a record with loaded == false and the reason.
 PluginRecord scan_plugin(const std::filesystem::path& library, const WorkerOptions& options);
+// scan_plugin() for a discovered candidate; an insecure one is rejected (reason insecure) unopened.
+PluginRecord scan_candidate(const Candidate& candidate, const WorkerOptions& options);
 
 // A live worker holding one initialised plugin. Instances are identified by small integers.
 // After a failure of kind crashed / timed_out / exited / protocol, the worker is gone; the next call
@@ -86,6 +88,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// SIGKILL every live worker of this process. Async-signal-safe: for a second interrupt.
+void kill_all_workers() noexcept;
 
 // Entry for `calib-host --worker <in-fd> <out-fd>`: serve requests until EOF. Returns the exit code.
 int worker_main(int in_fd, int out_fd);

@@ -94,6 +94,12 @@ std::string operation_key(const std::string& operation_type,
                           const std::vector<std::pair<std::string, std::string>>& key_params,
                           const std::vector<int64_t>& input_shape);
 
+// calib's fusion key (docs/profile-format.md): "<pattern>@<d0>x<d1>x..." for fp32 (or empty precision),
+// "<pattern>@<d0>x...@<precision>" otherwise. The bare "<pattern>" key (fp32, largest shape) is the
+// pattern name itself.
+std::string fusion_key(const std::string& pattern, const std::vector<int64_t>& input_shape,
+                       const std::string& precision = "fp32");
+
 // Best/avg/worst GFLOPS and efficiency over compute records only (measured_gflops > 0);
 // bandwidth_efficiency = measured_bandwidth_gbps / theoretical_bandwidth_gbps.
 void compute_aggregates(Profile& p);

@@ -1,0 +1,276 @@
+// `calib-host run` (the default): discover, calibrate, write the profile, print the summary.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "calib/core/run.hpp"
+#include "options.hpp"
+#include "summary.hpp"
+
+namespace calib::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_cancel{false};
+std::atomic<int> g_signals{0};
+
+extern "C" void on_interrupt(int) {
+    // First signal: finish the current case. Second: stop at once (kill the workers).
+    if (g_signals.fetch_add(1) == 0) {
+        g_cancel.store(true);
+    } else {
+        core::kill_all_workers();
+    }
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    for (const auto& v : values) {
+        std::stringstream ss(v);
+        std::string item;
+        while (std::getline(ss, item, ','))
+            if (!item.empty()) out.push_back(item);
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+class Progress : public core::ProgressSink {
+public:
+    Progress(int verbosity, bool live) : verbosity_(verbosity), live_(live) {
+        t0_ = std::chrono::steady_clock::now();
+    }
+    ~Progress() override { clear(); }
+
+    void plugin_scanned(const core::PluginRecord& p) override {
+        if (verbosity_ < 2) return;
+        std::cerr << (p.loaded ? "loaded   " : "rejected ") << p.path
+                  << (p.loaded ? "" : ": " + p.reason) << "\n";
+    }
+    void case_started(const std::string& plugin, const std::string& name, std::size_t index,
+                      std::size_t total) override {
+        if (verbosity_ < 1 || !live_) return;
+        double elapsed = seconds();
+        std::string eta = index > 0 ? " eta " + fmt(elapsed / static_cast<double>(index) *
+                                                    static_cast<double>(total - index)) + "s"
+                                    : "";
+        std::string line = "[" + std::to_string(index + 1) + "/" + std::to_string(total) + "] " + plugin +
+                           " " + name + " (" + fmt(elapsed) + "s" + eta + ")";
+        if (line.size() > 110) line = line.substr(0, 110);
+        std::cerr << "\r\033[K" << line << std::flush;
+        dirty_ = true;
+    }
+    void case_finished(const core::CaseOutcome& o, std::size_t done, std::size_t total) override {
+        if (verbosity_ < 1) return;
+        if (live_ && o.status == "ok" && verbosity_ < 2) return;
+        clear();
+        std::cerr << "[" << done << "/" << total << "] " << o.plugin_id << " " << o.info.name << ": " << o.status;
+        if (o.measurement)
+            std::cerr << " median " << fmt(o.measurement->stats.median * 1e3) << " ms, noise "
+                      << fmt(o.measurement->stats.noise * 100) << "%, " << o.measurement->stats.count << " samples";
+        if (o.pair)
+            std::cerr << " speedup " << fmt(o.pair->speedup) << " [" << fmt(o.pair->speedup_ci_low) << ", "
+                      << fmt(o.pair->speedup_ci_high) << "]";
+        if (!o.message.empty()) std::cerr << " (" << o.message << ")";
+        std::cerr << "\n";
+    }
+
+private:
+    double seconds() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    }
+    static std::string fmt(double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, v < 10 ? "%.3g" : "%.0f", v);
+        return b;
+    }
+    void clear() {
+        if (dirty_) std::cerr << "\r\033[K" << std::flush;
+        dirty_ = false;
+    }
+    int verbosity_;
+    bool live_;
+    bool dirty_ = false;
+    std::chrono::steady_clock::time_point t0_;
+};
+
+// Exit 2 before any work when the output cannot be written (and never create it here).
+std::string check_output_path(const std::string& out) {
+    fs::path p(out);
+    if (fs::is_directory(p)) return "output path is a directory: " + out;
+    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir)) return "output folder does not exist: " + dir.string();
+    if (::access(dir.c_str(), W_OK) != 0) return "output folder is not writable: " + dir.string();
+    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0) return "output file is not writable: " + out;
+    return {};
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+    DiscoveryArgs disc;
+    std::string hardware, output, filter, policy_name = "adaptive";
+    double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
+    int repetitions = 0;
+    std::vector<std::string> operations, fusion, precisions;
+    bool quick = false, as_json = false, quiet = false, verbose = false;
+    po::options_description desc(
+        "calib-host [run] [options]: calibrate this machine with every discovered plugin\n"
+        "Exit codes: 0 ok; 1 some cases failed (results kept); 2 usage or input error (nothing written);\n"
+        "3 internal error; 130 interrupted (<output>.partial written)");
+    desc.add_options()("help,h", "this help")("hardware", po::value(&hardware), "hardware name for the profile")(
+        "peak-gflops", po::value(&peak_gflops), "theoretical fp32 peak GFLOPS (overrides detection)")(
+        "peak-bandwidth", po::value(&peak_bandwidth), "theoretical memory bandwidth GB/s")(
+        "output,o", po::value(&output), "write the profile here (atomically)")(
+        "quick", po::bool_switch(&quick), "quick shapes and budgets")(
+        "operations", po::value(&operations)->composing(), "comma list of: matmul, memory")(
+        "fusion-patterns", po::value(&fusion)->composing(),
+        "comma list of fusion categories (linear, conv, attention), pattern names, or all")(
+        "filter", po::value(&filter), "only cases whose name matches this regular expression")(
+        "precision", po::value(&precisions)->composing(), "comma list of precisions (fp32, bf16, ...)")(
+        "time-budget", po::value(&time_budget), "seconds per case (default 0.5; quick 0.25)")(
+        "max-noise", po::value(&max_noise), "target noise in percent (default 1)")(
+        "warmup", po::value(&warmup), "warm-up seconds per case (default 0.02)")(
+        "repetitions", po::value(&repetitions), "fixed number of samples per case (reproducible mode)")(
+        "policy", po::value(&policy_name), "measurement policy: adaptive (default) or fixed")(
+        "json", po::bool_switch(&as_json), "write the profile to stdout")(
+        "quiet,q", po::bool_switch(&quiet), "no progress output")(
+        "verbose,v", po::bool_switch(&verbose), "one line per case and per plugin");
+    disc.add_to(desc);
+    po::variables_map vm;
+    try {
+        vm = parse(args, desc);
+    } catch (const po::error& e) {
+        return usage_error(e.what());
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return kExitOk;
+    }
+
+    core::RunOptions o;
+    o.discovery = disc.options();
+    o.quick = quick;
+    o.hardware_name = hardware;
+    if (vm.count("peak-gflops")) {
+        if (!(peak_gflops > 0)) return usage_error("--peak-gflops must be a positive number");
+        o.peak_gflops = peak_gflops;
+    }
+    if (vm.count("peak-bandwidth")) {
+        if (!(peak_bandwidth > 0)) return usage_error("--peak-bandwidth must be a positive number");
+        o.peak_bandwidth = peak_bandwidth;
+    }
+    o.policy.time_budget_seconds = quick ? 0.25 : 0.5;
+    if (vm.count("time-budget")) {
+        if (!(time_budget > 0)) return usage_error("--time-budget must be a positive number of seconds");
+        o.policy.time_budget_seconds = time_budget;
+    }
+    if (vm.count("max-noise")) {
+        if (!(max_noise > 0 && max_noise < 100)) return usage_error("--max-noise must be a percentage in (0, 100)");
+        o.policy.target_noise = max_noise / 100.0;
+    }
+    if (vm.count("warmup")) {
+        if (!(warmup >= 0)) return usage_error("--warmup must be >= 0");
+        o.policy.warmup_seconds = warmup;
+    }
+    if (vm.count("repetitions")) {
+        if (repetitions < 1) return usage_error("--repetitions must be at least 1");
+        o.policy.fixed_samples = static_cast<std::size_t>(repetitions);
+        o.policy_name = "fixed";
+    }
+    if (vm.count("policy")) {
+        auto names = core::policy_names();
+        if (std::find(names.begin(), names.end(), policy_name) == names.end())
+            return usage_error("unknown policy '" + policy_name + "' (valid: " + join(names) + ")");
+        o.policy_name = policy_name;
+    }
+    if (!filter.empty()) {
+        try {
+            o.filter = std::regex(filter);
+        } catch (const std::regex_error& e) {
+            return usage_error("--filter is not a valid regular expression: " + filter);
+        }
+    }
+    o.precisions = split_list(precisions);
+    static const std::vector<std::string> known_precisions = {
+        "fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp4", "int32", "int16", "int8", "int4"};
+    for (const auto& p : o.precisions)
+        if (std::find(known_precisions.begin(), known_precisions.end(), p) == known_precisions.end())
+            return usage_error("unknown precision '" + p + "' (valid: " + join(known_precisions) + ")");
+    o.operations = split_list(operations);
+    o.operations_given = vm.count("operations") > 0;
+    for (const auto& op : o.operations) {
+        auto valid = core::operation_names();
+        if (std::find(valid.begin(), valid.end(), op) == valid.end())
+            return usage_error("unknown operation '" + op + "' (valid: " + join(valid) + ")");
+    }
+    o.fusion_patterns = split_list(fusion);
+    o.fusion_given = vm.count("fusion-patterns") > 0;
+    if (!output.empty()) {
+        if (auto err = check_output_path(output); !err.empty()) return usage_error(err);
+    }
+
+    const int verbosity = quiet ? 0 : (verbose ? 2 : 1);
+    o.worker.verbosity = verbosity;
+    Progress progress(verbosity, ::isatty(STDERR_FILENO) == 1);
+
+    std::vector<core::PluginRecord> plugins;
+    try {
+        plugins = core::scan_all(o.discovery, o.worker, &progress);
+    } catch (const std::runtime_error& e) {
+        return usage_error(e.what());
+    }
+    if (o.fusion_given) {
+        auto valid = core::fusion_pattern_names(plugins);
+        for (const auto& f : o.fusion_patterns)
+            if (std::find(valid.begin(), valid.end(), f) == valid.end())
+                return usage_error("unknown fusion pattern '" + f + "' (valid: " + join(valid) + ")");
+    }
+    std::size_t loaded = 0;
+    for (const auto& p : plugins) loaded += p.loaded ? 1 : 0;
+    if (loaded == 0) return usage_error("no plugin could be loaded (try calib-host list)");
+
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    core::RunResult result = core::run_calibration(o, plugins, g_cancel, &progress);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+
+    core::Profile profile = core::build_profile(result, o);
+    const std::string text = core::to_json_text(profile);
+    if (!output.empty()) {
+        const std::string target = result.complete ? output : output + ".partial";
+        try {
+            core::save_text_atomic(target, text);
+        } catch (const std::exception& e) {
+            std::cerr << "calib-host: error: " << e.what() << "\n";
+            return kExitUsage;
+        }
+        if (!quiet) std::cerr << "profile written to " << target << "\n";
+    }
+    if (as_json) std::cout << text << "\n";
+    else if (!quiet) print_summary(std::cout, profile);
+
+    if (!result.complete) {
+        std::cerr << "calib-host: interrupted; " << (output.empty() ? "nothing written" : output + ".partial written")
+                  << "\n";
+        return kExitInterrupted;
+    }
+    for (const auto& c : result.outcomes)
+        if (c.status != "ok" && c.status != "unsupported" && c.status != "unavailable") return kExitCaseFailures;
+    return kExitOk;
+}
+
+}  // namespace calib::cli

@@ -1,0 +1,28 @@
+// calib-host subcommands. Each returns the process exit code (see docs/cli.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace calib::cli {
+
+// Exit codes (documented in docs/cli.md and --help).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitCaseFailures = 1;  // some cases failed / problems found / regression
+inline constexpr int kExitUsage = 2;         // usage or input error; nothing written
+inline constexpr int kExitInternal = 3;      // unexpected internal error
+inline constexpr int kExitInterrupted = 130; // SIGINT/SIGTERM: <output>.partial written
+
+using Args = std::vector<std::string>;
+
+int cmd_run(const Args& args);
+int cmd_list(const Args& args);
+int cmd_show(const Args& args);
+int cmd_validate(const Args& args);
+int cmd_compare(const Args& args);
+int cmd_plot(const Args& args);
+
+// One-line error on stderr: "calib-host: error: <message>".
+int usage_error(const std::string& message);
+
+}  // namespace calib::cli

@@ -1,0 +1,202 @@
+#include "summary.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace calib::cli {
+namespace {
+
+namespace json = boost::json;
+
+std::string f(double v, int prec = 1) {
+    char b[48];
+    std::snprintf(b, sizeof b, "%.*f", prec, v);
+    return b;
+}
+
+std::string str(const json::object& o, const char* key, const std::string& def = "") {
+    auto* v = o.if_contains(key);
+    if (v == nullptr) return def;
+    if (v->is_string()) return std::string(v->as_string());
+    if (v->is_int64()) return std::to_string(v->as_int64());
+    if (v->is_double()) return f(v->as_double(), 3);
+    if (v->is_bool()) return v->as_bool() ? "true" : "false";
+    return def;
+}
+
+double num(const json::object& o, const char* key, double def = 0) {
+    auto* v = o.if_contains(key);
+    if (v == nullptr) return def;
+    if (v->is_double()) return v->as_double();
+    if (v->is_int64()) return static_cast<double>(v->as_int64());
+    return def;
+}
+
+bool flag(const json::object& o, const char* key) {
+    auto* v = o.if_contains(key);
+    return v != nullptr && v->is_bool() && v->as_bool();
+}
+
+std::string pad(std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+}
+std::string rpad(const std::string& s, std::size_t w) {
+    return s.size() < w ? std::string(w - s.size(), ' ') + s : s;
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+    std::string t;
+    for (auto d : s) t += (t.empty() ? "" : "x") + std::to_string(d);
+    return t;
+}
+
+std::string human_bytes(double b) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB"};
+    int u = 0;
+    while (b >= 1024 && u < 3) {
+        b /= 1024;
+        ++u;
+    }
+    return f(b, b < 10 ? 1 : 0) + " " + units[u];
+}
+
+}  // namespace
+
+void print_summary(std::ostream& os, const core::Profile& p) {
+    const auto& md = p.metadata;
+    const json::object empty;
+    auto ext = [&](const char* k) -> const json::object& {
+        auto* v = p.extensions.if_contains(k);
+        return v != nullptr && v->is_object() ? v->as_object() : empty;
+    };
+    std::vector<std::string> warnings;
+
+    os << "HardwareCalibration: " << md.hardware_name << "\n";
+    os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << f(md.total_memory_gb) << " GiB\n";
+    os << "  Calibrated " << md.calibration_date << " with " << md.calibration_tool_version;
+    const auto& run = ext("run");
+    if (!run.empty()) {
+        os << " in " << f(num(run, "wall_seconds")) << " s";
+        if (run.contains("complete") && !flag(run, "complete")) {
+            os << " (INCOMPLETE: interrupted)";
+            warnings.push_back("the run was interrupted: this profile is partial");
+        }
+    }
+    os << "\n\nPeaks (theoretical, with source)\n";
+    const auto& peaks = ext("peaks");
+    if (auto* c = peaks.if_contains("compute"); c != nullptr && c->is_array())
+        for (const auto& pv : c->as_array()) {
+            if (!pv.is_object()) continue;
+            const auto& pk = pv.as_object();
+            if (num(pk, "gflops") <= 0) continue;
+            os << "  " << pad(str(pk, "precision"), 6) << rpad(f(num(pk, "gflops")), 10) << " GFLOPS  ["
+               << str(pk, "source") << "] " << str(pk, "formula") << "\n";
+        }
+    if (auto* b = peaks.if_contains("bandwidth"); b != nullptr && b->is_object())
+        os << "  memory" << rpad(f(num(b->as_object(), "gbps")), 10) << " GB/s    [" << str(b->as_object(), "source")
+           << "] " << str(b->as_object(), "formula") << "\n";
+
+    os << "\nAggregates (compute records only)\n";
+    os << "  GFLOPS best/avg/worst: " << f(p.best_measured_gflops) << " / " << f(p.avg_measured_gflops) << " / "
+       << f(p.worst_measured_gflops) << "   efficiency: " << f(p.best_efficiency * 100) << "% / "
+       << f(p.avg_efficiency * 100) << "% / " << f(p.worst_efficiency * 100) << "%\n";
+    os << "  Memory bandwidth (DRAM copy): " << f(p.measured_bandwidth_gbps) << " GB/s ("
+       << f(p.bandwidth_efficiency * 100) << "% of " << f(p.theoretical_bandwidth_gbps) << ")\n";
+
+    // Matmul table by precision, then size.
+    struct Row {
+        std::string precision, shape;
+        double elems;
+        const core::OperationRecord* r;
+    };
+    std::vector<Row> rows;
+    for (const auto& [key, r] : p.operation_profiles) {
+        if (r.operation_type != "matmul") continue;
+        std::string prec = str(r.extra_params, "precision", "fp32");
+        std::string shape = r.extra_params.contains("matrix_size")
+                                ? str(r.extra_params, "matrix_size") + "^3"
+                                : str(r.extra_params, "m") + "x" + str(r.extra_params, "k") + "x" +
+                                      str(r.extra_params, "n");
+        double e = num(r.extra_params, "flops");
+        rows.push_back({prec, shape, e, &r});
+        if (flag(r.extra_params, "suspicious"))
+            warnings.push_back("efficiency above 100% (suspicious): " + key);
+        if (flag(r.extra_params, "reference_fallback"))
+            warnings.push_back("reference-kernel fallback: " + key + " (" + str(r.extra_params, "implementation") + ")");
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
+    });
+    if (!rows.empty()) {
+        os << "\nMatmul\n  " << pad("prec", 6) << pad("shape", 16) << rpad("GFLOPS", 9) << rpad("eff", 7)
+           << rpad("median ms", 11) << rpad("p10-p90 ms", 20) << rpad("n", 5) << "  implementation\n";
+        for (const auto& row : rows) {
+            const auto& e = row.r->extra_params;
+            os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(f(row.r->measured_gflops), 9)
+               << rpad(f(row.r->efficiency * 100) + "%", 7) << rpad(f(num(e, "median_latency_ms"), 3), 11)
+               << rpad(f(num(e, "p10_latency_ms"), 3) + "-" + f(num(e, "p90_latency_ms"), 3), 20)
+               << rpad(std::to_string(row.r->num_trials), 5) << "  " << str(e, "implementation") << "\n";
+        }
+    }
+    if (auto* ps = p.extensions.if_contains("precision_support"); ps != nullptr && ps->is_object())
+        for (const auto& kv : ps->as_object())
+            if (kv.value().is_object() && !flag(kv.value().as_object(), "supported"))
+                os << "  " << std::string(kv.key()) << ": unsupported (" << str(kv.value().as_object(), "reason")
+                   << ")\n";
+
+    const auto& mh = ext("memory_hierarchy");
+    if (auto* lv = mh.if_contains("levels"); lv != nullptr && lv->is_array() && !lv->as_array().empty()) {
+        os << "\nMemory hierarchy (GB/s; " << "STREAM convention, no write-allocate)\n  " << pad("level", 7)
+           << rpad("size", 10) << rpad("copy", 9) << rpad("scale", 9) << rpad("add", 9) << rpad("triad", 9) << "\n";
+        for (const auto& v : lv->as_array()) {
+            if (!v.is_object()) continue;
+            const auto& l = v.as_object();
+            os << "  " << pad(str(l, "name"), 7)
+               << rpad(num(l, "size_bytes") > 0 ? human_bytes(num(l, "size_bytes")) : "-", 10)
+               << rpad(f(num(l, "copy_gbps")), 9) << rpad(f(num(l, "scale_gbps")), 9) << rpad(f(num(l, "add_gbps")), 9)
+               << rpad(f(num(l, "triad_gbps")), 9) << "\n";
+        }
+    }
+
+    bool header = false;
+    for (const auto& [key, r] : p.fusion_profiles) {
+        if (key.find('@') == std::string::npos) continue;  // bare keys repeat a shaped record
+        if (!header) {
+            os << "\nFusion (speedup = unfused / fused median latency, 95% interval)\n  " << pad("pattern", 20)
+               << pad("prec", 6) << pad("shape", 16) << rpad("speedup", 8) << rpad("interval", 17)
+               << rpad("mem red.", 9) << "  verdict\n";
+            header = true;
+        }
+        const auto& e = r.extra_params;
+        const double s = r.speedup_factor;
+        const double lo = num(e, "speedup_ci_low"), hi = num(e, "speedup_ci_high");
+        std::string verdict = core::to_string(core::fusion_tier(s));
+        if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
+        os << "  " << pad(r.fusion_pattern, 20) << pad(str(e, "precision", "fp32"), 6)
+           << pad(shape_text(r.input_shape), 16) << rpad(f(s, 2) + "x", 8)
+           << rpad("[" + f(lo, 2) + ", " + f(hi, 2) + "]", 17) << rpad(f(r.memory_reduction * 100) + "%", 9) << "  "
+           << verdict << "\n";
+        if (flag(e, "reference_fallback")) warnings.push_back("reference-kernel fallback in fusion " + key);
+    }
+
+    if (auto* fc = p.extensions.if_contains("failed_cases"); fc != nullptr && fc->is_array())
+        for (const auto& v : fc->as_array())
+            if (v.is_object() && str(v.as_object(), "status") != "unsupported")
+                warnings.push_back("case " + str(v.as_object(), "case") + " (" + str(v.as_object(), "plugin") +
+                                   "): " + str(v.as_object(), "status") + ": " + str(v.as_object(), "message"));
+    if (auto* pl = p.extensions.if_contains("plugins"); pl != nullptr && pl->is_array())
+        for (const auto& v : pl->as_array())
+            if (v.is_object() && str(v.as_object(), "status") == "rejected")
+                warnings.push_back("plugin rejected: " + str(v.as_object(), "path") + ": " +
+                                   str(v.as_object(), "reason"));
+    if (!warnings.empty()) {
+        os << "\nWarnings\n";
+        for (const auto& w : warnings) os << "  - " << w << "\n";
+    }
+}
+
+}  // namespace calib::cli

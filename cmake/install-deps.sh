@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs what calib needs on Debian 12 (as root, or through sudo).
+set -e
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    cmake ninja-build g++ make libc6-dev \
+    libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-filesystem1.81-dev \
+    libdnnl-dev catch2 >/dev/null

@@ -1,0 +1,87 @@
+// What the host machine is (CPU, caches, ISA, OS) and what its CPU can do at most (theoretical peaks).
+// Peaks are derived from measured facts (sustained clock, FMA pipes) and ISA flags, never typed in,
+// unless the user overrides them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace calib::core {
+
+struct CacheInfo {
+    int level = 0;
+    std::string type;          // "Data", "Instruction", "Unified"
+    uint64_t size_bytes = 0;
+    int shared_cpus = 0;       // logical CPUs sharing this cache
+};
+
+struct HostInfo {
+    std::string hostname;
+    std::string cpu_model;     // "model name" from /proc/cpuinfo; never empty ("unknown")
+    std::string cpu_vendor;    // e.g. "AuthenticAMD", "GenuineIntel"
+    int physical_cores = 0;    // distinct (package, core) pairs
+    int logical_cpus = 0;      // online CPUs
+    std::vector<CacheInfo> caches;  // cpu0's view, sorted by level then type
+    std::vector<std::string> isa;   // flags of interest present on this CPU (see isa_flags_of_interest)
+    uint64_t memory_bytes = 0;
+    std::string os;            // PRETTY_NAME from /etc/os-release
+    std::string kernel;        // uname: sysname release machine
+    std::string compiler;      // compiler that built calib
+    std::array<double, 3> load_average{};
+    std::string cpufreq_governor;  // empty where not readable (VMs)
+    // Filled by measurement, 0 = not measured yet (detect_cpu_peaks measures what is missing).
+    double sustained_clock_ghz = 0;
+    int fma_pipes = 0;
+
+    bool has(const std::string& flag) const;
+};
+
+// The ISA flags detect_host() looks for, in /proc/cpuinfo spelling.
+const std::vector<std::string>& isa_flags_of_interest();
+
+// Reads /proc and /sys only (fast); does not measure the clock or FMA pipes.
+HostInfo detect_host();
+boost::json::object to_json(const HostInfo& host);
+
+// Clock under load: a chain of dependent integer adds (1 cycle each) on `threads` threads at once for
+// ~60 ms, best of 3; timed by thread CPU time, so preemption does not lower it. Returns GHz, or 0 on
+// an architecture without the chain (neither x86-64 nor aarch64).
+double measure_sustained_clock_ghz(int threads);
+
+// FMA pipes per core on the widest vector ISA (AVX-512, else AVX2+FMA): independent FMAs per cycle,
+// cycles counted by the dependent-add chain on the same thread; rounded to 1 or 2. Returns 1 where
+// no FMA ISA is available.
+int measure_fma_pipes(const HostInfo& host);
+
+struct Peak {
+    std::string precision;     // "fp32", "fp64", "bf16", "fp16", "int8"; "memory" for bandwidth
+    double gflops = 0;         // GFLOPS (GOPS for int8; GB/s for bandwidth)
+    std::string source;        // "detected", "user", "plugin" or "unknown"
+    std::string formula;       // how gflops was obtained, human-readable
+};
+
+struct PeakTable {
+    std::vector<Peak> compute;  // precisions without native support are absent
+    Peak bandwidth{"memory", 0, "unknown", "no reliable detection (VMs hide the memory system)"};
+
+    const Peak* find(const std::string& precision) const;  // nullptr when absent
+    // {"compute": {precision: {gflops, source, formula}}, "bandwidth": {gbps, source, formula}}
+    boost::json::object to_json() const;
+};
+
+// Per precision: physical cores x sustained clock x FLOP/cycle/core (vector lanes x FMA pipes x 2,
+// times the instruction's factor; AMX tiles for bf16/int8). Measures the clock and FMA pipes when
+// host.sustained_clock_ghz / host.fma_pipes are 0.
+PeakTable detect_cpu_peaks(const HostInfo& host);
+
+// User-given peaks win: source "user". A user fp32 peak scales the other precisions by their detected
+// ratio to fp32 (kept in the formula).
+void apply_overrides(PeakTable& table, std::optional<double> peak_gflops_fp32,
+                     std::optional<double> peak_bandwidth_gbps);
+
+}  // namespace calib::core

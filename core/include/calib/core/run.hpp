@@ -1,0 +1,93 @@
+// A calibration run: discover -> scan (worker) -> select cases -> prepare/measure/release each case in
+// its plugin's worker -> outcomes. build_profile() merges the outcomes into a HardwareCalibration.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "calib/core/host_info.hpp"
+#include "calib/core/measure.hpp"
+#include "calib/core/plugin_client.hpp"
+#include "calib/core/plugin_types.hpp"
+#include "calib/core/profile.hpp"
+
+namespace calib::core {
+
+struct RunOptions {
+    DiscoveryOptions discovery;
+    WorkerOptions worker;
+    bool quick = false;
+    std::optional<std::regex> filter;         // on case names (std::regex_search)
+    std::vector<std::string> precisions;      // empty: all
+    std::vector<std::string> operations;      // "matmul", "memory"; empty: all non-fusion cases
+    bool operations_given = false;            // --operations named: only those
+    std::vector<std::string> fusion_patterns; // categories ("linear") or pattern names; empty: all
+    bool fusion_given = false;
+    std::string policy_name = "adaptive";
+    PolicyConfig policy;
+    double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
+    double run_timeout_factor = 10;           // a run call may take this x the case budget (+ 10 s)
+    std::string hardware_name;                // --hardware; default: the CPU model
+    std::optional<double> peak_gflops;        // --peak-gflops (fp32, user)
+    std::optional<double> peak_bandwidth;     // --peak-bandwidth (user)
+};
+
+// One case (compute or memory) or one fusion comparison, as it ended.
+struct CaseOutcome {
+    std::string plugin_id;
+    std::string device_name;
+    CaseInfo info;                        // for fusion: the fused case
+    std::optional<CaseInfo> unfused;      // fusion only
+    std::string status = "ok";            // ok, unsupported, failed, verification_failed, crashed, timed_out,
+                                          // exited, unavailable, cancelled
+    std::string message;
+    InstanceInfo instance;                // for fusion: the fused instance
+    InstanceInfo unfused_instance;
+    std::optional<Measurement> measurement;
+    std::optional<PairMeasurement> pair;  // fusion: a = fused, b = unfused
+    double wall_seconds = 0;
+};
+
+struct RunResult {
+    std::vector<PluginRecord> plugins;
+    std::vector<CaseOutcome> outcomes;
+    std::map<std::string, double> plugin_seconds;  // by plugin id
+    bool complete = true;                          // false when interrupted
+    double wall_seconds = 0;
+    std::string started_at;                        // ISO-8601
+    HostInfo host;
+    PeakTable peaks;
+};
+
+// Progress reporting (the CLI renders it).
+struct ProgressSink {
+    virtual ~ProgressSink() = default;
+    virtual void plugin_scanned(const PluginRecord&) {}
+    virtual void case_started(const std::string& plugin_id, const std::string& case_name, std::size_t index,
+                              std::size_t total) {}
+    virtual void case_finished(const CaseOutcome&, std::size_t done, std::size_t total) {}
+};
+
+// Scan every discovered candidate (in workers). Candidates marked insecure are rejected unscanned.
+std::vector<PluginRecord> scan_all(const DiscoveryOptions& discovery, const WorkerOptions& worker,
+                                   ProgressSink* progress = nullptr);
+
+// Valid names for --operations and --fusion-patterns given the scanned plugins.
+std::vector<std::string> operation_names();
+std::vector<std::string> fusion_pattern_names(const std::vector<PluginRecord>& plugins);
+// Fusion category of a pattern: "linear" for Linear_*, "conv" for *Conv2d_*, "attention" for QK_* and
+// *Attention*, else the lower-cased pattern name.
+std::string fusion_category(const std::string& pattern);
+
+// Run every selected case. `cancel` is polled between cases (first interrupt: finish the current case).
+RunResult run_calibration(const RunOptions& options, const std::vector<PluginRecord>& plugins,
+                          const std::atomic<bool>& cancel, ProgressSink* progress = nullptr);
+
+Profile build_profile(const RunResult& result, const RunOptions& options);
+
+}  // namespace calib::core

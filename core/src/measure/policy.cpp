@@ -1,0 +1,257 @@
+// The measurement policies: warm-up, iterations per sample, the stopping rule, and the interleaved
+// pair measurement with its bootstrap speedup interval.
+#include "calib/core/measure.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+namespace calib::core {
+namespace {
+
+constexpr uint64_t kMaxIterations = 1'000'000'000;  // a sample of 1e9 calls means the case is ~free
+constexpr std::size_t kMaxWarmupCalls = 10'000;     // guards against a clock that never advances
+constexpr std::size_t kBudgetFloorSamples = 3;      // fewest samples that give a meaningful interval
+constexpr int kBootstrapResamples = 1000;
+constexpr uint64_t kBootstrapSeed = 0x5eed'ca11'b000'0001ULL;
+
+double steady_seconds() {
+    using namespace std::chrono;
+    return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Warm-up state for one case: calls the case until warm-up time has passed and one call lasts at
+// least min_sample_seconds; the iteration count grows geometrically from 1 on the observed times.
+class Warmup {
+public:
+    explicit Warmup(const PolicyConfig& cfg) : cfg_(cfg) {}
+
+    // One warm-up call; returns its elapsed seconds.
+    double step(const RunFn& run) {
+        const double t = run(iterations_);
+        ++calls_;
+        if (t >= cfg_.min_sample_seconds || iterations_ >= kMaxIterations) {
+            calibrated_ = true;
+        } else {
+            // Aim 40% past the target so the next call likely clears it; at most x10 per step since a
+            // tiny t is mostly timer overhead.
+            const double want = t > 0 ? 1.4 * cfg_.min_sample_seconds / t : 10.0;
+            const double factor = std::clamp(want, 2.0, 10.0);
+            iterations_ = std::min<uint64_t>(
+                kMaxIterations, static_cast<uint64_t>(std::ceil(static_cast<double>(iterations_) * factor)));
+        }
+        return t;
+    }
+    bool calibrated() const { return calibrated_; }
+    std::size_t calls() const { return calls_; }
+    uint64_t iterations() const { return iterations_; }
+
+private:
+    const PolicyConfig& cfg_;
+    uint64_t iterations_ = 1;
+    bool calibrated_ = false;
+    std::size_t calls_ = 0;
+};
+
+// Runs the warm-up to completion (time and iteration count) unless the budget runs out first.
+// Returns the chosen iterations per sample.
+uint64_t warm_up(const RunFn& run, const PolicyConfig& cfg, const ClockFn& clock, double start,
+                 bool use_budget, double& warmup_seconds) {
+    Warmup w(cfg);
+    const double t0 = clock();
+    while (true) {
+        w.step(run);
+        const double now = clock();
+        const bool time_done = now - t0 >= cfg.warmup_seconds;
+        if ((time_done && w.calibrated()) || w.calls() >= kMaxWarmupCalls) break;
+        if (use_budget && now - start >= cfg.time_budget_seconds) break;
+    }
+    warmup_seconds += clock() - t0;
+    return w.iterations();
+}
+
+double median_of(std::vector<double>& v) {
+    const std::size_t n = v.size();
+    auto mid = v.begin() + static_cast<std::ptrdiff_t>(n / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    if (n % 2 == 1) return *mid;
+    return (*mid + *std::max_element(v.begin(), mid)) / 2;
+}
+
+// 95% percentile-bootstrap interval of median(b)/median(a) over paired samples; deterministic (fixed
+// seed) so the same samples always give the same interval.
+std::pair<double, double> bootstrap_speedup_ci(const std::vector<double>& a, const std::vector<double>& b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    if (n == 0) return {0, 0};
+    std::mt19937_64 rng(kBootstrapSeed);
+    std::vector<double> ra(n), rb(n), ratios;
+    ratios.reserve(kBootstrapResamples);
+    for (int r = 0; r < kBootstrapResamples; ++r) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t j = static_cast<std::size_t>(rng() % n);  // modulo bias ~n/2^64: negligible
+            ra[i] = a[j];
+            rb[i] = b[j];
+        }
+        const double ma = median_of(ra);
+        if (ma > 0) ratios.push_back(median_of(rb) / ma);
+    }
+    if (ratios.empty()) return {0, 0};
+    std::sort(ratios.begin(), ratios.end());
+    auto at = [&](double p) {
+        const double h = (static_cast<double>(ratios.size()) - 1) * p;
+        const auto lo = static_cast<std::size_t>(std::floor(h));
+        if (lo + 1 >= ratios.size()) return ratios.back();
+        return ratios[lo] + (h - static_cast<double>(lo)) * (ratios[lo + 1] - ratios[lo]);
+    };
+    return {at(0.025), at(0.975)};
+}
+
+class Policy final : public MeasurementPolicy {
+public:
+    Policy(std::string name, PolicyConfig cfg, ClockFn clock, bool fixed)
+        : name_(std::move(name)), cfg_(cfg), clock_(std::move(clock)), fixed_(fixed) {
+        if (fixed_ && cfg_.fixed_samples == 0) cfg_.fixed_samples = 10;
+        cfg_.min_samples = std::max<std::size_t>(cfg_.min_samples, 1);
+        cfg_.pair_ci_every = std::max<std::size_t>(cfg_.pair_ci_every, 1);
+        if (!clock_) clock_ = steady_seconds;
+    }
+
+    std::string name() const override { return name_; }
+    const PolicyConfig& config() const override { return cfg_; }
+
+    Measurement measure(const RunFn& run, const CancelFn& cancelled) const override {
+        Measurement m;
+        const double start = clock_();
+        m.iterations_per_sample = warm_up(run, cfg_, clock_, start, !fixed_, m.warmup_seconds);
+        const double iters = static_cast<double>(m.iterations_per_sample);
+        while (true) {
+            if (cancelled && cancelled()) {
+                m.reason = StopReason::cancelled;
+                break;
+            }
+            const std::size_t n = m.samples.size();
+            if (fixed_) {
+                if (n >= cfg_.fixed_samples) {
+                    m.reason = StopReason::fixed_count;
+                    break;
+                }
+            } else {
+                if (n >= cfg_.max_samples) {
+                    m.reason = StopReason::max_samples;
+                    break;
+                }
+                if (n >= budget_floor() && clock_() - start >= cfg_.time_budget_seconds) {
+                    m.reason = StopReason::time_budget;
+                    break;
+                }
+            }
+            m.samples.push_back(run(m.iterations_per_sample) / iters);
+            if (!fixed_ && m.samples.size() >= cfg_.min_samples &&
+                compute_stats(m.samples).noise <= cfg_.target_noise) {
+                m.reason = StopReason::converged;
+                break;
+            }
+        }
+        m.stats = compute_stats(m.samples);
+        m.elapsed_seconds = clock_() - start;
+        return m;
+    }
+
+    PairMeasurement measure_pair(const RunFn& a, const RunFn& b, const CancelFn& cancelled) const override {
+        PairMeasurement p;
+        const double start = clock_();
+        p.a.iterations_per_sample = warm_up(a, cfg_, clock_, start, !fixed_, p.a.warmup_seconds);
+        p.b.iterations_per_sample = warm_up(b, cfg_, clock_, start, !fixed_, p.b.warmup_seconds);
+        const double ia = static_cast<double>(p.a.iterations_per_sample);
+        const double ib = static_cast<double>(p.b.iterations_per_sample);
+        std::size_t last_ci = 0;  // sample count at the last bootstrap evaluation
+        while (true) {
+            if (cancelled && cancelled()) {
+                p.reason = StopReason::cancelled;
+                break;
+            }
+            const std::size_t n = p.a.samples.size();
+            if (fixed_) {
+                if (n >= cfg_.fixed_samples) {
+                    p.reason = StopReason::fixed_count;
+                    break;
+                }
+            } else {
+                if (n >= cfg_.max_samples) {
+                    p.reason = StopReason::max_samples;
+                    break;
+                }
+                if (n >= budget_floor() && clock_() - start >= cfg_.time_budget_seconds) {
+                    p.reason = StopReason::time_budget;
+                    break;
+                }
+            }
+            // Interleaved so that drift (clock, thermal, neighbours) hits both sides alike.
+            p.a.samples.push_back(a(p.a.iterations_per_sample) / ia);
+            p.b.samples.push_back(b(p.b.iterations_per_sample) / ib);
+            const std::size_t m = p.a.samples.size();
+            if (fixed_ || m < cfg_.min_samples) continue;
+            if (compute_stats(p.a.samples).noise > cfg_.target_noise ||
+                compute_stats(p.b.samples).noise > cfg_.target_noise)
+                continue;
+            // The bootstrap costs ~1000 medians: evaluate it only every few samples (and at least
+            // every 10% growth, so the total stays ~linear in the final count).
+            const std::size_t every = std::max(cfg_.pair_ci_every, m / 10);
+            if (last_ci != 0 && m - last_ci < every) continue;
+            last_ci = m;
+            if (speedup_converged(p.a.samples, p.b.samples)) {
+                p.reason = StopReason::converged;
+                break;
+            }
+        }
+        p.a.stats = compute_stats(p.a.samples);
+        p.b.stats = compute_stats(p.b.samples);
+        if (p.a.stats.median > 0) p.speedup = p.b.stats.median / p.a.stats.median;
+        std::tie(p.speedup_ci_low, p.speedup_ci_high) = bootstrap_speedup_ci(p.a.samples, p.b.samples);
+        p.a.reason = p.b.reason = p.reason;
+        p.a.elapsed_seconds = p.b.elapsed_seconds = clock_() - start;
+        return p;
+    }
+
+private:
+    std::size_t budget_floor() const { return std::min(cfg_.min_samples, kBudgetFloorSamples); }
+
+    bool speedup_converged(const std::vector<double>& a, const std::vector<double>& b) const {
+        const SampleStats sa = compute_stats(a), sb = compute_stats(b);
+        if (sa.median <= 0) return false;
+        const double speedup = sb.median / sa.median;
+        const auto [lo, hi] = bootstrap_speedup_ci(a, b);
+        return speedup > 0 && (hi - lo) / 2 / speedup <= cfg_.target_noise;
+    }
+
+    std::string name_;
+    PolicyConfig cfg_;
+    ClockFn clock_;
+    bool fixed_;
+};
+
+void validate(const PolicyConfig& c) {
+    if (!(c.warmup_seconds >= 0) || !(c.min_sample_seconds >= 0) || !(c.time_budget_seconds >= 0) ||
+        !(c.target_noise >= 0))
+        throw std::invalid_argument("measurement policy: times and target_noise must be >= 0");
+    if (c.max_samples == 0) throw std::invalid_argument("measurement policy: max_samples must be >= 1");
+}
+
+}  // namespace
+
+std::unique_ptr<MeasurementPolicy> make_policy(const std::string& name, const PolicyConfig& config,
+                                               ClockFn clock) {
+    validate(config);
+    if (name == "fixed" || (name == "adaptive" && config.fixed_samples > 0))
+        return std::make_unique<Policy>("fixed", config, std::move(clock), true);
+    if (name == "adaptive") return std::make_unique<Policy>("adaptive", config, std::move(clock), false);
+    std::string known;
+    for (const auto& n : policy_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown measurement policy '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> policy_names() { return {"adaptive", "fixed"}; }
+
+}  // namespace calib::core

@@ -1,0 +1,432 @@
+// The host side of the worker: spawn, framed requests with deadlines, failure classification,
+// transparent restart. Nothing here runs plugin code.
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "calib/core/plugin_client.hpp"
+#include "calib/plugin.h"
+#include "protocol.hpp"
+
+namespace calib::core {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const char* to_string(FailureKind k) {
+    switch (k) {
+        case FailureKind::error: return "error";
+        case FailureKind::crashed: return "crashed";
+        case FailureKind::timed_out: return "timed_out";
+        case FailureKind::exited: return "exited";
+        case FailureKind::protocol: return "protocol";
+    }
+    return "unknown";
+}
+
+namespace {
+
+Clock::time_point deadline_after(double seconds) {
+    // Clamp so that absurd timeouts do not overflow the clock.
+    double s = std::isfinite(seconds) ? std::min(std::max(seconds, 0.0), 1e7) : 1e7;
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+}
+
+const char* level_name(int32_t level) {
+    switch (level) {
+        case CALIB_LOG_DEBUG: return "debug";
+        case CALIB_LOG_INFO: return "info";
+        case CALIB_LOG_WARNING: return "warning";
+        default: return "error";
+    }
+}
+
+struct Message {
+    wire::Type type;
+    std::string body;  // payload after the type byte
+    wire::Reader reader() const { return wire::Reader(body); }
+};
+
+// One worker process and its two pipes. Any failure other than an error reply kills and reaps the
+// process and throws WorkerFailure; the object is then dead (alive() == false).
+class WorkerProcess {
+public:
+    WorkerProcess(const WorkerOptions& options, std::string label) : verbosity_(options.verbosity), label_(std::move(label)) {
+        static std::once_flag sigpipe_once;
+        std::call_once(sigpipe_once, [] { std::signal(SIGPIPE, SIG_IGN); });  // a dead worker is an EPIPE, not a signal
+
+        std::string exe = options.host_executable.empty() ? fs::read_symlink("/proc/self/exe").string()
+                                                          : options.host_executable.string();
+        int req[2], rep[2];
+        if (::pipe2(req, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+        if (::pipe2(rep, O_CLOEXEC) != 0) {
+            ::close(req[0]);
+            ::close(req[1]);
+            throw std::system_error(errno, std::generic_category(), "pipe");
+        }
+        int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        const char* argv[] = {exe.c_str(), "--worker", "3", "4", nullptr};
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            // Child: only async-signal-safe calls until exec. Pipes become fds 3 and 4 (moved high
+            // first so that the dup2s cannot clobber each other), everything else of ours is closed.
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            int in = ::fcntl(req[0], F_DUPFD, 10);
+            int out = ::fcntl(rep[1], F_DUPFD, 10);
+            if (in < 0 || out < 0) ::_exit(127);
+            if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+            ::dup2(STDERR_FILENO, STDOUT_FILENO);  // the host's stdout is for reports only
+            if (::dup2(in, 3) < 0 || ::dup2(out, 4) < 0) ::_exit(127);
+            if (::close_range(5, ~0U, 0) != 0)
+                for (int fd = 5; fd < 4096; ++fd) ::close(fd);
+            ::execv(argv[0], const_cast<char* const*>(argv));
+            ::_exit(127);
+        }
+        int fork_errno = errno;
+        ::close(req[0]);
+        ::close(rep[1]);
+        if (devnull >= 0) ::close(devnull);
+        if (pid < 0) {
+            ::close(req[1]);
+            ::close(rep[0]);
+            throw std::system_error(fork_errno, std::generic_category(), "fork");
+        }
+        pid_ = pid;
+        to_ = req[1];
+        from_ = rep[0];
+    }
+
+    ~WorkerProcess() { kill_and_reap(); }
+    WorkerProcess(const WorkerProcess&) = delete;
+    WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+    bool alive() const { return pid_ > 0; }
+
+    void send(wire::Writer&& w) {
+        std::string frame = w.finish();
+        if (!wire::write_all(to_, frame.data(), frame.size())) dead();  // EPIPE: it is gone
+    }
+
+    // The next reply before `deadline`; log frames are printed and skipped.
+    Message receive(Clock::time_point deadline, double timeout_seconds) {
+        for (;;) {
+            uint32_t n = 0;
+            read_exact(reinterpret_cast<char*>(&n), 4, deadline, timeout_seconds);
+            if (n == 0 || n > wire::max_frame) protocol_failure("bad frame length " + std::to_string(n));
+            std::string body(n, '\0');
+            read_exact(body.data(), n, deadline, timeout_seconds);
+            Message m{static_cast<wire::Type>(static_cast<uint8_t>(body[0])), body.substr(1)};
+            if (m.type != wire::Type::log) return m;
+            try {
+                wire::Reader r = m.reader();
+                int32_t level = r.i32();
+                std::string text = r.str();
+                if (verbosity_ > 0 || level >= CALIB_LOG_WARNING)
+                    std::fprintf(stderr, "[%s] %s: %s\n", label_.c_str(), level_name(level), text.c_str());
+            } catch (const wire::ProtocolError& e) {
+                protocol_failure(e.what());
+            }
+        }
+    }
+
+    [[noreturn]] void protocol_failure(const std::string& what) {
+        kill_and_reap();
+        throw WorkerFailure(FailureKind::protocol, "protocol error: " + what);
+    }
+
+    // Ask for an orderly exit (plugin shutdown), then reap; kill if it takes too long.
+    void shutdown(double timeout_seconds) {
+        if (!alive()) return;
+        try {
+            send(wire::Writer(wire::Type::shutdown));
+            Message m = receive(deadline_after(timeout_seconds), timeout_seconds);
+            (void)m;
+            close_fds();
+            reap(deadline_after(timeout_seconds));
+        } catch (const WorkerFailure&) {
+            // Already killed and reaped: a plugin failing in shutdown costs nothing more.
+        }
+        kill_and_reap();
+    }
+
+private:
+    void read_exact(char* buf, std::size_t n, Clock::time_point deadline, double timeout_seconds) {
+        while (n > 0) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) timed_out(timeout_seconds);
+            pollfd p{from_, POLLIN, 0};
+            int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) protocol_failure(std::string("poll: ") + std::strerror(errno));
+            if (r == 0) continue;  // deadline check above
+            ssize_t k = ::read(from_, buf, n);
+            if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (k <= 0) dead();
+            buf += k;
+            n -= static_cast<std::size_t>(k);
+        }
+    }
+
+    [[noreturn]] void timed_out(double timeout_seconds) {
+        kill_and_reap();
+        throw WorkerFailure(FailureKind::timed_out, "no reply within " + seconds_text(timeout_seconds) + " s (killed)");
+    }
+
+    // EOF on the reply pipe: the worker died or is dying. Say how.
+    [[noreturn]] void dead() {
+        close_fds();
+        int status = 0;
+        bool reaped = reap(deadline_after(2.0), &status);
+        if (!reaped) {
+            kill_and_reap();
+            throw WorkerFailure(FailureKind::protocol, "worker closed its reply pipe but did not exit");
+        }
+        if (WIFSIGNALED(status)) {
+            int sig = WTERMSIG(status);
+            const char* abbrev = ::sigabbrev_np(sig);
+            throw WorkerFailure(FailureKind::crashed,
+                                "killed by signal " + std::to_string(sig) + " (SIG" + (abbrev ? abbrev : "?") + ")", 0, sig);
+        }
+        throw WorkerFailure(FailureKind::exited, "exited with status " + std::to_string(WEXITSTATUS(status)));
+    }
+
+    // Wait for the child until the deadline; true when reaped (status stored).
+    bool reap(Clock::time_point deadline, int* status = nullptr) {
+        if (pid_ <= 0) return true;
+        int st = 0;
+        for (;;) {
+            pid_t r = ::waitpid(pid_, &st, WNOHANG);
+            if (r == pid_ || (r < 0 && errno != EINTR)) {
+                pid_ = -1;
+                if (status != nullptr) *status = st;
+                return true;
+            }
+            if (Clock::now() >= deadline) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+
+    void kill_and_reap() {
+        close_fds();
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            int st = 0;
+            while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+            }
+            pid_ = -1;
+        }
+    }
+
+    void close_fds() {
+        if (to_ >= 0) ::close(to_);
+        if (from_ >= 0) ::close(from_);
+        to_ = from_ = -1;
+    }
+
+    pid_t pid_ = -1;
+    int to_ = -1, from_ = -1;
+    int verbosity_ = 0;
+    std::string label_;
+};
+
+constexpr double kReleaseTimeout = 10;
+constexpr double kShutdownTimeout = 5;
+
+// Open the library in `w`. Returns the `opened` or `open_failed` reply; throws WorkerFailure.
+Message open_library(WorkerProcess& w, const fs::path& library, double timeout_seconds) {
+    w.send(std::move(wire::Writer(wire::Type::open).str(fs::absolute(library).string())));
+    Message m = w.receive(deadline_after(timeout_seconds), timeout_seconds);
+    if (m.type != wire::Type::opened && m.type != wire::Type::open_failed)
+        w.protocol_failure("unexpected reply to open");
+    return m;
+}
+
+RejectReason reason_for(FailureKind k) {
+    switch (k) {
+        case FailureKind::timed_out: return RejectReason::timed_out;
+        case FailureKind::exited: return RejectReason::exited;
+        default: return RejectReason::crashed;
+    }
+}
+
+}  // namespace
+
+PluginRecord scan_plugin(const fs::path& library, const WorkerOptions& options) {
+    PluginRecord rec;
+    rec.path = library.string();
+    try {
+        WorkerProcess w(options, library.filename().string());
+        Message m = open_library(w, library, options.scan_timeout_seconds);
+        wire::Reader r = m.reader();
+        if (m.type == wire::Type::opened) {
+            try {
+                wire::get_record(r, rec);
+                r.expect_end();
+            } catch (const wire::ProtocolError& e) {
+                w.protocol_failure(e.what());
+            }
+            rec.loaded = true;
+        } else {
+            try {
+                uint8_t code = r.u8();
+                r.i32();
+                rec.reason = r.str();
+                if (code > static_cast<uint8_t>(RejectReason::insecure)) throw wire::ProtocolError("bad reject reason");
+                rec.reason_code = static_cast<RejectReason>(code);
+            } catch (const wire::ProtocolError& e) {
+                w.protocol_failure(e.what());
+            }
+        }
+        w.shutdown(kShutdownTimeout);
+    } catch (const WorkerFailure& f) {
+        rec = PluginRecord{};
+        rec.path = library.string();
+        rec.reason_code = reason_for(f.kind);
+        rec.reason = std::string("worker ") + f.what() + " while loading";
+    } catch (const std::exception& e) {
+        rec = PluginRecord{};
+        rec.path = library.string();
+        rec.reason_code = RejectReason::crashed;
+        rec.reason = std::string("cannot start worker: ") + e.what();
+    }
+    return rec;
+}
+
+PluginRecord scan_candidate(const Candidate& candidate, const WorkerOptions& options) {
+    if (!candidate.insecure) return scan_plugin(candidate.path, options);
+    PluginRecord rec;
+    rec.path = candidate.path.string();
+    rec.reason_code = RejectReason::insecure;
+    rec.reason = candidate.insecure_reason;
+    return rec;
+}
+
+struct PluginClient::Impl {
+    fs::path library;
+    WorkerOptions options;
+    std::unique_ptr<WorkerProcess> worker;
+    uint32_t next_instance = 1;  // unique across restarts, so a stale id never names a new instance
+
+    WorkerProcess& ensure() {
+        if (worker && worker->alive()) return *worker;
+        worker.reset();
+        auto w = std::make_unique<WorkerProcess>(options, library.filename().string());
+        Message m = open_library(*w, library, options.scan_timeout_seconds);
+        if (m.type == wire::Type::open_failed) {
+            wire::Reader r = m.reader();
+            uint8_t code = r.u8();
+            int32_t status = r.i32();
+            std::string msg = r.str();
+            w->shutdown(kShutdownTimeout);
+            throw WorkerFailure(FailureKind::error,
+                                "cannot load " + library.string() + ": " +
+                                    to_string(static_cast<RejectReason>(std::min<uint8_t>(code, 9))) + ": " + msg,
+                                status == CALIB_OK ? CALIB_ERROR : status);
+        }
+        worker = std::move(w);
+        return *worker;
+    }
+
+    // Run one request/reply exchange; a dead worker is dropped so that the next call restarts it.
+    template <class F>
+    auto guarded(F&& f) {
+        try {
+            return f();
+        } catch (const WorkerFailure& e) {
+            if (e.kind != FailureKind::error) worker.reset();
+            throw;
+        } catch (const wire::ProtocolError& e) {
+            worker.reset();
+            throw WorkerFailure(FailureKind::protocol, std::string("protocol error: ") + e.what());
+        }
+    }
+
+    [[noreturn]] static void throw_status_error(const Message& m) {
+        wire::Reader r = m.reader();
+        int32_t status = r.i32();
+        std::string msg = r.str();
+        throw WorkerFailure(FailureKind::error, msg, status);
+    }
+};
+
+PluginClient::PluginClient(fs::path library, WorkerOptions options) : impl_(std::make_unique<Impl>()) {
+    impl_->library = std::move(library);
+    impl_->options = std::move(options);
+}
+
+PluginClient::~PluginClient() {
+    if (impl_->worker) impl_->worker->shutdown(kShutdownTimeout);
+}
+
+PluginClient::Prepared PluginClient::prepare(uint32_t case_index, double timeout_seconds) {
+    return impl_->guarded([&] {
+        WorkerProcess& w = impl_->ensure();
+        uint32_t id = impl_->next_instance++;
+        w.send(std::move(wire::Writer(wire::Type::prepare).u32(id).u32(case_index)));
+        Message m = w.receive(deadline_after(timeout_seconds), timeout_seconds);
+        if (m.type == wire::Type::status_error) Impl::throw_status_error(m);
+        if (m.type != wire::Type::prepared) w.protocol_failure("unexpected reply to prepare");
+        wire::Reader r = m.reader();
+        Prepared p{id, wire::get_instance(r)};
+        r.expect_end();
+        return p;
+    });
+}
+
+double PluginClient::run(uint32_t instance, uint64_t iterations, double timeout_seconds) {
+    if (iterations == 0) throw WorkerFailure(FailureKind::error, "iterations must be at least 1", CALIB_INVALID_ARGUMENT);
+    return impl_->guarded([&] {
+        WorkerProcess& w = impl_->ensure();
+        w.send(std::move(wire::Writer(wire::Type::run).u32(instance).u64(iterations)));
+        Message m = w.receive(deadline_after(timeout_seconds), timeout_seconds);
+        if (m.type == wire::Type::status_error) Impl::throw_status_error(m);
+        if (m.type != wire::Type::ran) w.protocol_failure("unexpected reply to run");
+        wire::Reader r = m.reader();
+        double s = r.f64();
+        r.expect_end();
+        if (!std::isfinite(s))
+            throw WorkerFailure(FailureKind::error, "plugin reported a non-finite time (" + seconds_text(s) + " s)", CALIB_ERROR);
+        if (s <= 0)
+            throw WorkerFailure(FailureKind::error, "plugin reported a non-positive time (" + seconds_text(s) + " s)", CALIB_ERROR);
+        return s;
+    });
+}
+
+void PluginClient::release(uint32_t instance) {
+    if (!impl_->worker || !impl_->worker->alive()) return;  // its instances died with it
+    try {
+        impl_->guarded([&] {
+            WorkerProcess& w = *impl_->worker;
+            w.send(std::move(wire::Writer(wire::Type::release).u32(instance)));
+            Message m = w.receive(deadline_after(kReleaseTimeout), kReleaseTimeout);
+            if (m.type != wire::Type::ack) w.protocol_failure("unexpected reply to release");
+            return 0;
+        });
+    } catch (const std::exception&) {
+        // The worker is gone and will be restarted by the next call; nothing left to release.
+    }
+}
+
+void PluginClient::terminate() { impl_->worker.reset(); }
+
+}  // namespace calib::core

@@ -1,0 +1,228 @@
+#include "calib/core/run.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "calib/abi.h"
+
+namespace calib::core {
+namespace {
+
+double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string iso8601_now() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// The --operations name a non-fusion case belongs to.
+std::string operation_category(const CaseInfo& c) {
+    if (c.family == Family::memory) return "memory";
+    return c.operation_type;
+}
+
+std::string status_of(const WorkerFailure& f) {
+    switch (f.kind) {
+        case FailureKind::crashed: return "crashed";
+        case FailureKind::timed_out: return "timed_out";
+        case FailureKind::exited: return "exited";
+        case FailureKind::protocol: return "failed";
+        case FailureKind::error: break;
+    }
+    switch (f.status) {
+        case CALIB_UNSUPPORTED: return "unsupported";
+        case CALIB_VERIFICATION_FAILED: return "verification_failed";
+        case CALIB_UNAVAILABLE: return "unavailable";
+        case CALIB_CANCELLED: return "cancelled";
+        default: return "failed";
+    }
+}
+
+struct Selected {
+    const CaseInfo* primary;  // compute/memory case, or the fused case of a pair
+    const CaseInfo* unfused;  // fusion pairs only
+};
+
+bool selected_common(const RunOptions& o, const CaseInfo& c) {
+    if (o.quick && !c.quick) return false;
+    if (!o.precisions.empty() && !contains(o.precisions, c.precision)) return false;
+    return true;
+}
+
+bool name_matches(const RunOptions& o, const CaseInfo& c) {
+    return !o.filter || std::regex_search(c.name, *o.filter);
+}
+
+std::vector<Selected> select_cases(const RunOptions& o, const PluginRecord& p) {
+    const bool want_ops = o.operations_given || !o.fusion_given;
+    const bool want_fusion = o.fusion_given || !o.operations_given;
+    std::vector<Selected> out;
+    for (const auto& c : p.cases) {
+        if (!selected_common(o, c)) continue;
+        if (c.family != Family::fusion) {
+            if (!want_ops || !name_matches(o, c)) continue;
+            if (!o.operations.empty() && !contains(o.operations, operation_category(c))) continue;
+            out.push_back({&c, nullptr});
+            continue;
+        }
+        if (c.fusion_role != FusionRole::fused || !want_fusion) continue;
+        if (!o.fusion_patterns.empty() && !contains(o.fusion_patterns, "all") &&
+            !contains(o.fusion_patterns, fusion_category(c.fusion_pattern)) &&
+            !contains(o.fusion_patterns, c.fusion_pattern))
+            continue;
+        const CaseInfo* partner = nullptr;
+        for (const auto& u : p.cases)
+            if (u.family == Family::fusion && u.fusion_role == FusionRole::unfused &&
+                u.fusion_group == c.fusion_group)
+                partner = &u;
+        if (partner == nullptr) continue;  // reported by the plugin check; nothing to compare here
+        if (!name_matches(o, c) && !name_matches(o, *partner)) continue;
+        out.push_back({&c, partner});
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> operation_names() { return {"matmul", "memory"}; }
+
+std::string fusion_category(const std::string& pattern) {
+    std::string l = lower(pattern);
+    if (l.rfind("linear", 0) == 0) return "linear";
+    if (l.find("conv") != std::string::npos) return "conv";
+    if (l.rfind("qk_", 0) == 0 || l.find("attention") != std::string::npos) return "attention";
+    return l;
+}
+
+std::vector<std::string> fusion_pattern_names(const std::vector<PluginRecord>& plugins) {
+    std::set<std::string> categories, patterns;
+    for (const auto& p : plugins)
+        for (const auto& c : p.cases)
+            if (c.family == Family::fusion && !c.fusion_pattern.empty()) {
+                categories.insert(fusion_category(c.fusion_pattern));
+                patterns.insert(c.fusion_pattern);
+            }
+    std::vector<std::string> out{"all"};
+    out.insert(out.end(), categories.begin(), categories.end());
+    for (const auto& p : patterns)
+        if (!categories.count(p)) out.push_back(p);
+    return out;
+}
+
+std::vector<PluginRecord> scan_all(const DiscoveryOptions& discovery, const WorkerOptions& worker,
+                                   ProgressSink* progress) {
+    std::vector<PluginRecord> out;
+    for (const auto& cand : discover(discovery)) {
+        PluginRecord rec;
+        if (cand.insecure) {
+            rec.path = cand.path.string();
+            rec.reason_code = RejectReason::insecure;
+            rec.reason = cand.insecure_reason + " (use --allow-insecure-plugins to load it anyway)";
+        } else {
+            rec = scan_plugin(cand.path, worker);
+        }
+        if (progress != nullptr) progress->plugin_scanned(rec);
+        out.push_back(std::move(rec));
+    }
+    return out;
+}
+
+RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& plugins,
+                          const std::atomic<bool>& cancel, ProgressSink* progress) {
+    RunResult result;
+    result.started_at = iso8601_now();
+    const double t_start = now_seconds();
+    result.plugins = plugins;
+    result.host = detect_host();
+    result.peaks = detect_cpu_peaks(result.host);
+    apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
+
+    auto policy = make_policy(o.policy_name, o.policy);
+    const double run_timeout = o.run_timeout_factor * o.policy.time_budget_seconds + 10.0;
+
+    std::vector<std::pair<const PluginRecord*, std::vector<Selected>>> work;
+    std::size_t total = 0;
+    for (const auto& p : plugins) {
+        if (!p.loaded || !p.device_available) continue;
+        auto sel = select_cases(o, p);
+        total += sel.size();
+        if (!sel.empty()) work.emplace_back(&p, std::move(sel));
+    }
+
+    std::size_t done = 0;
+    for (auto& [plugin, cases] : work) {
+        if (cancel.load()) break;
+        const double t_plugin = now_seconds();
+        PluginClient client(plugin->path, o.worker);
+        for (const auto& s : cases) {
+            if (cancel.load()) {
+                result.complete = false;
+                break;
+            }
+            if (progress != nullptr) progress->case_started(plugin->id, s.primary->name, done, total);
+            CaseOutcome out;
+            out.plugin_id = plugin->id;
+            out.device_name = plugin->device_name;
+            out.info = *s.primary;
+            if (s.unfused != nullptr) out.unfused = *s.unfused;
+            const double t_case = now_seconds();
+            std::vector<uint32_t> instances;
+            try {
+                auto a = client.prepare(s.primary->index, o.prepare_timeout_seconds);
+                instances.push_back(a.instance);
+                out.instance = a.info;
+                RunFn run_a = [&, id = a.instance](uint64_t n) { return client.run(id, n, run_timeout); };
+                auto cancelled = [&] { return cancel.load(); };
+                if (s.unfused == nullptr) {
+                    out.measurement = policy->measure(run_a, cancelled);
+                } else {
+                    auto b = client.prepare(s.unfused->index, o.prepare_timeout_seconds);
+                    instances.push_back(b.instance);
+                    out.unfused_instance = b.info;
+                    RunFn run_b = [&, id = b.instance](uint64_t n) { return client.run(id, n, run_timeout); };
+                    out.pair = policy->measure_pair(run_a, run_b, cancelled);
+                }
+                const auto reason = out.pair ? out.pair->reason : out.measurement->reason;
+                if (reason == StopReason::cancelled) {
+                    out.status = "cancelled";
+                    out.message = "interrupted before the measurement finished";
+                }
+            } catch (const WorkerFailure& f) {
+                out.status = status_of(f);
+                out.message = f.what();
+            } catch (const std::exception& e) {
+                out.status = "failed";
+                out.message = e.what();
+            }
+            for (auto id : instances) client.release(id);
+            out.wall_seconds = now_seconds() - t_case;
+            ++done;
+            if (progress != nullptr) progress->case_finished(out, done, total);
+            result.outcomes.push_back(std::move(out));
+        }
+        result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
+    }
+    if (cancel.load()) result.complete = false;
+    result.wall_seconds = now_seconds() - t_start;
+    return result;
+}
+
+}  // namespace calib::core

@@ -1,0 +1,57 @@
+// STREAM memory plugin: copy/scale/add/triad over a working-set sweep from L1 to beyond the last-level
+// cache, plus the origin's large "memory_copy" records (stored as operation_type "add").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "calib/plugin.hpp"
+#include "stream_kernels.hpp"
+
+namespace calib::memory {
+
+struct CacheSizes {
+    std::size_t l1d = 32 << 10, l2 = 1 << 20, llc = 32 << 20;  // used where sysfs is unreadable
+};
+// Data/unified cache sizes of cpu0 from /sys/devices/system/cpu/cpu0/cache/index*/ (`root` for tests).
+CacheSizes read_cache_sizes(const std::string& root = "/sys/devices/system/cpu/cpu0/cache");
+
+// Working-set sizes (total bytes of a kernel's arrays): powers of two from 8 KiB up to the first one
+// at or above 4 x LLC.
+std::vector<std::size_t> sweep_sizes(const CacheSizes& caches);
+
+// "256KiB", "8MiB".
+std::string size_label(std::size_t bytes);
+
+std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches);
+
+// Elements per array of a case (its shape[0]) and the kernel it runs (from its params).
+Kernel kernel_of(const sdk::CaseSpec& spec);
+
+class MemoryInstance : public sdk::Instance {
+public:
+    MemoryInstance(Kernel k, std::size_t n);
+    double run(uint64_t iterations) override;
+    // The arrays this kernel uses (nullptr for the one it does not).
+    double* a() { return a_.get(); }
+    double* b() { return b_.get(); }
+    double* c() { return c_.get(); }
+    std::size_t size() const { return n_; }
+    Kernel kernel() const { return k_; }
+    Check check() const { return check_arrays(k_, a_.get(), b_.get(), c_.get(), n_); }
+
+private:
+    Kernel k_;
+    std::size_t n_;
+    Array a_, b_, c_;
+};
+
+class MemoryPlugin : public sdk::Plugin {
+public:
+    std::string device_name() const override;
+    std::vector<sdk::CaseSpec> cases() override { return case_list(read_cache_sizes()); }
+    std::unique_ptr<sdk::Instance> prepare(const sdk::CaseSpec& spec) override;
+};
+
+}  // namespace calib::memory

@@ -1,0 +1,131 @@
+#include "stream_kernels.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+// The per-thread loops are cloned for AVX-512, AVX2 and baseline x86-64 and picked at load time, so the
+// module needs no -march flag. The clones live outside the parallel regions on purpose: GCC outlines an
+// OpenMP region into its own function, which target_clones on the enclosing function would not reach.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CALIB_STREAM_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline))
+#else
+#define CALIB_STREAM_CLONES
+#endif
+
+namespace calib::memory {
+
+const char* kernel_name(Kernel k) {
+    switch (k) {
+        case Kernel::copy: return "copy";
+        case Kernel::scale: return "scale";
+        case Kernel::add: return "add";
+        case Kernel::triad: return "triad";
+    }
+    return "?";
+}
+
+int arrays_used(Kernel k) { return k == Kernel::copy || k == Kernel::scale ? 2 : 3; }
+
+void FreeDeleter::operator()(double* p) const noexcept { std::free(p); }
+
+Array allocate_array(std::size_t n) {
+    const std::size_t bytes = std::max<std::size_t>(64, (n * sizeof(double) + 63) / 64 * 64);
+    void* p = std::aligned_alloc(64, bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return Array(static_cast<double*>(p));
+}
+
+void static_chunk(std::size_t n, int threads, int t, std::size_t& begin, std::size_t& end) {
+    const std::size_t lines = (n + 7) / 8, T = static_cast<std::size_t>(threads), i = static_cast<std::size_t>(t);
+    const std::size_t base = lines / T, rem = lines % T;
+    const std::size_t first = i * base + std::min(i, rem);
+    const std::size_t count = base + (i < rem ? 1 : 0);
+    begin = std::min(n, first * 8);
+    end = std::min(n, (first + count) * 8);
+}
+
+namespace {
+
+CALIB_STREAM_CLONES void copy_part(const double* __restrict a, double* __restrict c, std::size_t lo, std::size_t hi) {
+#pragma omp simd
+    for (std::size_t j = lo; j < hi; ++j) c[j] = a[j];
+}
+
+CALIB_STREAM_CLONES void scale_part(double* __restrict b, const double* __restrict c, double q, std::size_t lo,
+                                    std::size_t hi) {
+#pragma omp simd
+    for (std::size_t j = lo; j < hi; ++j) b[j] = q * c[j];
+}
+
+CALIB_STREAM_CLONES void add_part(const double* __restrict a, const double* __restrict b, double* __restrict c,
+                                  std::size_t lo, std::size_t hi) {
+#pragma omp simd
+    for (std::size_t j = lo; j < hi; ++j) c[j] = a[j] + b[j];
+}
+
+CALIB_STREAM_CLONES void triad_part(double* __restrict a, const double* __restrict b, const double* __restrict c,
+                                    double q, std::size_t lo, std::size_t hi) {
+#pragma omp simd
+    for (std::size_t j = lo; j < hi; ++j) a[j] = b[j] + q * c[j];
+}
+
+}  // namespace
+
+void first_touch(double* a, double* b, double* c, std::size_t n) {
+#pragma omp parallel
+    {
+        std::size_t lo = 0, hi = 0;
+        static_chunk(n, omp_get_num_threads(), omp_get_thread_num(), lo, hi);
+        for (std::size_t j = lo; j < hi; ++j) {
+            if (a != nullptr) a[j] = k_init_a;
+            if (b != nullptr) b[j] = k_init_b;
+            if (c != nullptr) c[j] = k_init_c;
+        }
+    }
+}
+
+void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n) {
+#pragma omp parallel
+    {
+        std::size_t lo = 0, hi = 0;
+        static_chunk(n, omp_get_num_threads(), omp_get_thread_num(), lo, hi);
+        switch (k) {
+            case Kernel::copy: copy_part(a, c, lo, hi); break;
+            case Kernel::scale: scale_part(b, c, k_scalar, lo, hi); break;
+            case Kernel::add: add_part(a, b, c, lo, hi); break;
+            case Kernel::triad: triad_part(a, b, c, k_scalar, lo, hi); break;
+        }
+    }
+}
+
+Check check_arrays(Kernel k, const double* a, const double* b, const double* c, std::size_t n) {
+    // Each kernel writes one array from the others, which it never changes: the result is the same
+    // after any number of passes.
+    double ea = k_init_a, eb = k_init_b, ec = k_init_c;
+    switch (k) {
+        case Kernel::copy: ec = ea; break;
+        case Kernel::scale: eb = k_scalar * ec; break;
+        case Kernel::add: ec = ea + eb; break;
+        case Kernel::triad: ea = eb + k_scalar * ec; break;
+    }
+    Check out;
+    const auto scan = [&](const double* x, double expected) {
+        if (x == nullptr) return;
+        out.tolerance = std::max(out.tolerance, k_relative_tolerance * std::fabs(expected));
+        for (std::size_t j = 0; j < n; ++j) {
+            const double e = std::fabs(x[j] - expected);
+            if (!(e <= out.max_abs_error)) out.max_abs_error = std::isnan(e) ? INFINITY : e;
+        }
+    };
+    scan(a, ea);
+    scan(b, eb);
+    scan(c, ec);
+    out.passed = out.max_abs_error <= out.tolerance;
+    return out;
+}
+
+}  // namespace calib::memory

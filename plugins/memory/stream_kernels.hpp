@@ -1,0 +1,50 @@
+// STREAM kernels over double arrays, parallel over all OpenMP threads with one fixed static partition
+// (the same one for first touch and for every kernel, so each thread works on the pages it touched).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace calib::memory {
+
+enum class Kernel { copy, scale, add, triad };
+
+const char* kernel_name(Kernel k);
+// Arrays a kernel touches (copy/scale 2, add/triad 3) and words moved per element by the STREAM
+// convention (reads + writes, no write-allocate traffic): the same numbers.
+int arrays_used(Kernel k);
+
+// 64-byte aligned double array, untouched after allocation (first touch is the caller's).
+struct FreeDeleter {
+    void operator()(double* p) const noexcept;
+};
+using Array = std::unique_ptr<double[], FreeDeleter>;
+Array allocate_array(std::size_t n);
+
+// Thread t's share [begin, end) of n elements in whole 64-byte lines, for `threads` threads.
+void static_chunk(std::size_t n, int threads, int t, std::size_t& begin, std::size_t& end);
+
+// STREAM's scalar and initial values (all non-zero; a = 1, b = 2, c = 0.5, q = 3).
+inline constexpr double k_scalar = 3.0;
+inline constexpr double k_init_a = 1.0, k_init_b = 2.0, k_init_c = 0.5;
+
+// First touch and initialisation in parallel with the kernels' partition; warms the thread team.
+void first_touch(double* a, double* b, double* c, std::size_t n);
+// One pass of the kernel over n elements: copy c=a, scale b=q*c, add c=a+b, triad a=b+q*c.
+void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n);
+
+// STREAM's relative tolerance for doubles.
+inline constexpr double k_relative_tolerance = 1e-13;
+
+struct Check {
+    double max_abs_error = 0;
+    double tolerance = 0;  // k_relative_tolerance x the largest expected value
+    bool passed = false;
+};
+// STREAM's check after one or more passes of kernel k from the initial values, over every array the
+// kernel uses (pass nullptr for the others): each element against its analytic value.
+Check check_arrays(Kernel k, const double* a, const double* b, const double* c, std::size_t n);
+
+}  // namespace calib::memory
