@@ -63,10 +63,10 @@ std::string render_roofline(const core::Profile& p) {
     // Ceilings: theoretical peak per precision (from the profile's peaks), slopes: triad GB/s per level.
     std::vector<std::pair<std::string, double>> ceilings;
     if (auto* pk = p.extensions.if_contains("peaks"); pk != nullptr && pk->is_object())
-        if (auto* c = pk->as_object().if_contains("compute"); c != nullptr && c->is_array())
-            for (const auto& v : c->as_array())
-                if (v.is_object() && num(v.as_object(), "gflops") > 0)
-                    ceilings.emplace_back(str(v.as_object(), "precision"), num(v.as_object(), "gflops"));
+        if (auto* c = pk->as_object().if_contains("compute"); c != nullptr && c->is_object())
+            for (const auto& kv : c->as_object())
+                if (kv.value().is_object() && num(kv.value().as_object(), "gflops") > 0)
+                    ceilings.emplace_back(std::string(kv.key()), num(kv.value().as_object(), "gflops"));
     std::vector<std::pair<std::string, double>> slopes;
     if (auto* mh = p.extensions.if_contains("memory_hierarchy"); mh != nullptr && mh->is_object())
         if (auto* lv = mh->as_object().if_contains("levels"); lv != nullptr && lv->is_array())

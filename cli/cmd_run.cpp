@@ -43,7 +43,10 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 
 std::string join(const std::vector<std::string>& v) {
     std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    for (const auto& x : v) {
+        if (!s.empty()) s += ", ";
+        s += x;
+    }
     return s;
 }
 

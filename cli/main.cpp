@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "calib/abi.h"
 #include "calib/core/plugin_client.hpp"
 #include "commands.hpp"
 

@@ -50,7 +50,10 @@ std::string rpad(const std::string& s, std::size_t w) {
 
 std::string shape_text(const std::vector<int64_t>& s) {
     std::string t;
-    for (auto d : s) t += (t.empty() ? "" : "x") + std::to_string(d);
+    for (auto d : s) {
+        if (!t.empty()) t += 'x';
+        t += std::to_string(d);
+    }
     return t;
 }
 
@@ -88,12 +91,12 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     }
     os << "\n\nPeaks (theoretical, with source)\n";
     const auto& peaks = ext("peaks");
-    if (auto* c = peaks.if_contains("compute"); c != nullptr && c->is_array())
-        for (const auto& pv : c->as_array()) {
-            if (!pv.is_object()) continue;
-            const auto& pk = pv.as_object();
+    if (auto* c = peaks.if_contains("compute"); c != nullptr && c->is_object())
+        for (const auto& kv : c->as_object()) {
+            if (!kv.value().is_object()) continue;
+            const auto& pk = kv.value().as_object();
             if (num(pk, "gflops") <= 0) continue;
-            os << "  " << pad(str(pk, "precision"), 6) << rpad(f(num(pk, "gflops")), 10) << " GFLOPS  ["
+            os << "  " << pad(std::string(kv.key()), 6) << rpad(f(num(pk, "gflops")), 10) << " GFLOPS  ["
                << str(pk, "source") << "] " << str(pk, "formula") << "\n";
         }
     if (auto* b = peaks.if_contains("bandwidth"); b != nullptr && b->is_object())
@@ -176,9 +179,13 @@ void print_summary(std::ostream& os, const core::Profile& p) {
         const double lo = num(e, "speedup_ci_low"), hi = num(e, "speedup_ci_high");
         std::string verdict = core::to_string(core::fusion_tier(s));
         if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
+        std::string interval = "[";
+        interval += f(lo, 2);
+        interval += ", ";
+        interval += f(hi, 2);
+        interval += "]";
         os << "  " << pad(r.fusion_pattern, 20) << pad(str(e, "precision", "fp32"), 6)
-           << pad(shape_text(r.input_shape), 16) << rpad(f(s, 2) + "x", 8)
-           << rpad("[" + f(lo, 2) + ", " + f(hi, 2) + "]", 17) << rpad(f(r.memory_reduction * 100) + "%", 9) << "  "
+           << pad(shape_text(r.input_shape), 16) << rpad(f(s, 2) + "x", 8) << rpad(interval, 17) << rpad(f(r.memory_reduction * 100) + "%", 9) << "  "
            << verdict << "\n";
         if (flag(e, "reference_fallback")) warnings.push_back("reference-kernel fallback in fusion " + key);
     }

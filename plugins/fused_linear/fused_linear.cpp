@@ -12,20 +12,28 @@ using tag = memory::format_tag;
 
 std::string pattern_name(Pattern p) {
     switch (p) {
-    case Pattern::bias: return "Linear_Bias";
-    case Pattern::bias_relu: return "Linear_Bias_ReLU";
-    case Pattern::bias_gelu: return "Linear_Bias_GELU";
-    case Pattern::bias_silu: return "Linear_Bias_SiLU";
+        case Pattern::bias:
+            return "Linear_Bias";
+        case Pattern::bias_relu:
+            return "Linear_Bias_ReLU";
+        case Pattern::bias_gelu:
+            return "Linear_Bias_GELU";
+        case Pattern::bias_silu:
+            return "Linear_Bias_SiLU";
     }
     return "?";
 }
 
 std::vector<std::string> operators(Pattern p) {
     switch (p) {
-    case Pattern::bias: return {"matmul", "add"};
-    case Pattern::bias_relu: return {"matmul", "add", "relu"};
-    case Pattern::bias_gelu: return {"matmul", "add", "gelu"};
-    case Pattern::bias_silu: return {"matmul", "add", "silu"};
+        case Pattern::bias:
+            return {"matmul", "add"};
+        case Pattern::bias_relu:
+            return {"matmul", "add", "relu"};
+        case Pattern::bias_gelu:
+            return {"matmul", "add", "gelu"};
+        case Pattern::bias_silu:
+            return {"matmul", "add", "silu"};
     }
     return {};
 }
@@ -38,10 +46,14 @@ bool has_activation(Pattern p) { return p != Pattern::bias; }
 // swish with alpha = 1 (x * sigmoid(x)).
 std::pair<algorithm, float> activation(Pattern p) {
     switch (p) {
-    case Pattern::bias_relu: return {algorithm::eltwise_relu, 0.0f};
-    case Pattern::bias_gelu: return {algorithm::eltwise_gelu_erf, 0.0f};
-    case Pattern::bias_silu: return {algorithm::eltwise_swish, 1.0f};
-    default: return {algorithm::undef, 0.0f};
+        case Pattern::bias_relu:
+            return {algorithm::eltwise_relu, 0.0f};
+        case Pattern::bias_gelu:
+            return {algorithm::eltwise_gelu_erf, 0.0f};
+        case Pattern::bias_silu:
+            return {algorithm::eltwise_swish, 1.0f};
+        default:
+            return {algorithm::undef, 0.0f};
     }
 }
 
@@ -86,8 +98,11 @@ FusionPair build_pair(const Problem& p, bool faulty_fused) {
         dnnl::primitive_attr attr;
         attr.set_post_ops(ops);
         const bool with_bias = !(faulty_fused && p.pattern == Pattern::bias);
-        auto d = with_bias ? dnnl::matmul::desc(x_md, w_md, b_md, y_md) : dnnl::matmul::desc(x_md, w_md, y_md);
-        auto pd = make_pd<dnnl::matmul::primitive_desc>("fused matmul", d, attr, eng);
+        auto pd = make_pd("fused matmul", [&] {
+            auto d =
+                with_bias ? dnnl::matmul::desc(x_md, w_md, b_md, y_md) : dnnl::matmul::desc(x_md, w_md, y_md);
+            return dnnl::matmul::primitive_desc(d, attr, eng);
+        });
         pair.fused_out = memory(pd.dst_desc(), eng);
         std::unordered_map<int, memory> args{
             {DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, pair.fused_out}};
@@ -97,19 +112,27 @@ FusionPair build_pair(const Problem& p, bool faulty_fused) {
 
     // Unfused: matmul -> y; y + bias -> z; activation(z) -> out. Each op its own buffer.
     {
-        auto mm = make_pd<dnnl::matmul::primitive_desc>("matmul", dnnl::matmul::desc(x_md, w_md, y_md), eng);
+        auto mm = make_pd("matmul", [&] {
+            return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w_md, y_md), eng);
+        });
         memory y(y_md, eng), z(y_md, eng);
         add_step(*pair.unfused, "matmul", mm, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}});
-        auto add = make_pd<dnnl::binary::primitive_desc>(
-            "binary add", dnnl::binary::desc(algorithm::binary_add, y_md, b_md, y_md), eng);
-        add_step(*pair.unfused, "bias_add", add, {{DNNL_ARG_SRC_0, y}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, z}});
+        auto add = make_pd("binary add", [&] {
+            return dnnl::binary::primitive_desc(dnnl::binary::desc(algorithm::binary_add, y_md, b_md, y_md),
+                                                eng);
+        });
+        add_step(*pair.unfused, "bias_add", add,
+                 {{DNNL_ARG_SRC_0, y}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, z}});
         pair.unfused_out = z;
         if (has_activation(p.pattern)) {
             memory out(y_md, eng);
-            auto act = make_pd<dnnl::eltwise_forward::primitive_desc>(
-                "eltwise", dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, y_md, alpha, 0.0f),
-                eng);
-            add_step(*pair.unfused, operators(p.pattern).back(), act, {{DNNL_ARG_SRC, z}, {DNNL_ARG_DST, out}});
+            auto act = make_pd("eltwise", [&] {
+                return dnnl::eltwise_forward::primitive_desc(
+                    dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, y_md, alpha, 0.0f),
+                    eng);
+            });
+            add_step(*pair.unfused, operators(p.pattern).back(), act,
+                     {{DNNL_ARG_SRC, z}, {DNNL_ARG_DST, out}});
             pair.unfused_out = out;
         }
     }
@@ -126,8 +149,8 @@ std::string FusedLinearPlugin::device_name() const { return cpu_model_name(); }
 
 std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {
     // The origin's three shapes plus one larger, still moderate on a small CPU.
-    const std::array<std::array<int64_t, 3>, 4> shapes{{{128, 512, 512}, {512, 1024, 1024}, {1024, 2048, 2048},
-                                                         {2048, 2048, 2048}}};
+    const std::array<std::array<int64_t, 3>, 4> shapes{
+        {{128, 512, 512}, {512, 1024, 1024}, {1024, 2048, 2048}, {2048, 2048, 2048}}};
     const std::array<Pattern, 4> patterns{Pattern::bias, Pattern::bias_relu, Pattern::bias_gelu,
                                           Pattern::bias_silu};
     std::vector<sdk::CaseSpec> out;

@@ -21,8 +21,8 @@ struct Problem {
     std::string precision = "fp32";
 };
 
-std::string pattern_name(Pattern p);               // "Linear_Bias_ReLU", ...
-std::vector<std::string> operators(Pattern p);     // unfused operator list: {"matmul", "add", "relu"}
+std::string pattern_name(Pattern p);            // "Linear_Bias_ReLU", ...
+std::vector<std::string> operators(Pattern p);  // unfused operator list: {"matmul", "add", "relu"}
 // FLOPs (origin.md): 2MKN + MN for the bias, +8MN for GELU, +4MN for SiLU (exp, add, div, mul);
 // ReLU counts 0 as in the origin. Same for both roles: fusion changes traffic, not arithmetic.
 double flops(const Problem& p);

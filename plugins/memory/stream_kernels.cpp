@@ -88,16 +88,19 @@ void first_touch(double* a, double* b, double* c, std::size_t n) {
     }
 }
 
-void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n) {
+void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n, uint64_t passes) {
 #pragma omp parallel
     {
         std::size_t lo = 0, hi = 0;
         static_chunk(n, omp_get_num_threads(), omp_get_thread_num(), lo, hi);
-        switch (k) {
-            case Kernel::copy: copy_part(a, c, lo, hi); break;
-            case Kernel::scale: scale_part(b, c, k_scalar, lo, hi); break;
-            case Kernel::add: add_part(a, b, c, lo, hi); break;
-            case Kernel::triad: triad_part(a, b, c, k_scalar, lo, hi); break;
+        // Every pass reads only this thread's own chunk, which no other thread writes: no barrier needed.
+        for (uint64_t p = 0; p < passes; ++p) {
+            switch (k) {
+                case Kernel::copy: copy_part(a, c, lo, hi); break;
+                case Kernel::scale: scale_part(b, c, k_scalar, lo, hi); break;
+                case Kernel::add: add_part(a, b, c, lo, hi); break;
+                case Kernel::triad: triad_part(a, b, c, k_scalar, lo, hi); break;
+            }
         }
     }
 }

@@ -32,8 +32,10 @@ inline constexpr double k_init_a = 1.0, k_init_b = 2.0, k_init_c = 0.5;
 
 // First touch and initialisation in parallel with the kernels' partition; warms the thread team.
 void first_touch(double* a, double* b, double* c, std::size_t n);
-// One pass of the kernel over n elements: copy c=a, scale b=q*c, add c=a+b, triad a=b+q*c.
-void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n);
+// `passes` passes of the kernel over n elements: copy c=a, scale b=q*c, add c=a+b, triad a=b+q*c.
+// One parallel region for all passes, so a cache-resident working set measures the caches rather
+// than the fork/join cost (which STREAM's large arrays amortise anyway).
+void run_kernel(Kernel k, double* a, double* b, double* c, std::size_t n, uint64_t passes = 1);
 
 // STREAM's relative tolerance for doubles.
 inline constexpr double k_relative_tolerance = 1e-13;

@@ -172,8 +172,10 @@ public:
 private:
     void read_exact(char* buf, std::size_t n, Clock::time_point deadline, double timeout_seconds) {
         while (n > 0) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left <= 0) timed_out(timeout_seconds);
+            auto now = Clock::now();
+            if (now >= deadline) timed_out(timeout_seconds);
+            // Round up: poll must not wake before the deadline and then give up early.
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
             pollfd p{from_, POLLIN, 0};
             int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
             if (r < 0 && errno == EINTR) continue;

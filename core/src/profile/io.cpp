@@ -323,7 +323,10 @@ void save_text_atomic(const std::filesystem::path& path, const std::string& text
         throw std::runtime_error("cannot write " + path.string() + ": " + what + ": " + errno_text(err));
     };
     const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    std::string tmp = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+    std::string name = path.filename().string();
+    name.insert(name.begin(), '.');  // hidden; built in place (GCC 12 warns falsely on "." + string)
+    name += ".tmp.XXXXXX";
+    std::string tmp = (dir / name).string();
     int fd = ::mkstemp(tmp.data());  // unique name in the same folder, so rename is atomic
     if (fd < 0) fail("cannot create a temporary file in " + dir.string(), errno);
     auto abandon = [&](const std::string& what) {

@@ -35,7 +35,10 @@ double ms(double seconds) { return seconds * 1e3; }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
     std::string s;
-    for (auto d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+    for (auto d : shape) {
+        if (!s.empty()) s += 'x';
+        s += std::to_string(d);
+    }
     return s;
 }
 

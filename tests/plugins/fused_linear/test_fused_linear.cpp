@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <set>
 
@@ -10,7 +9,8 @@ using namespace calib::fused_linear;
 
 namespace {
 
-const std::vector<Pattern> kPatterns{Pattern::bias, Pattern::bias_relu, Pattern::bias_gelu, Pattern::bias_silu};
+const std::vector<Pattern> kPatterns{Pattern::bias, Pattern::bias_relu, Pattern::bias_gelu,
+                                     Pattern::bias_silu};
 
 std::string param(const sdk::CaseSpec& c, const std::string& key) {
     for (const auto& [k, v] : c.params)
@@ -127,7 +127,8 @@ TEST_CASE("fused_linear: a fused kernel missing its last stage is caught", "[fus
     CHECK(pair.fused->max_abs_error > pair.fused->tolerance);
 }
 
-TEST_CASE("fused_linear: the plugin prepares a listed case by name and rejects unknown ones", "[fused_linear]") {
+TEST_CASE("fused_linear: the plugin prepares a listed case by name and rejects unknown ones",
+          "[fused_linear]") {
     FusedLinearPlugin plugin;
     const auto cases = plugin.cases();
     const auto it = std::find_if(cases.begin(), cases.end(), [](const sdk::CaseSpec& c) {
@@ -140,4 +141,37 @@ TEST_CASE("fused_linear: the plugin prepares a listed case by name and rejects u
     sdk::CaseSpec unknown = *it;
     unknown.name = "nope";
     CHECK_THROWS_AS(plugin.prepare(unknown), sdk::Error);
+}
+
+TEST_CASE("fused_linear: a primitive oneDNN cannot create is reported as unsupported", "[fused_linear]") {
+    using dnnl::memory;
+    // Inner dimensions disagree (K = 8 vs 16): no matmul exists for this descriptor.
+    const memory::desc x({4, 8}, memory::data_type::f32, memory::format_tag::ab);
+    const memory::desc w({16, 4}, memory::data_type::f32, memory::format_tag::ab);
+    const memory::desc y({4, 4}, memory::data_type::f32, memory::format_tag::ab);
+    try {
+        onednn::make_pd("matmul", [&] {
+            return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x, w, y), onednn::engine());
+        });
+        FAIL("expected CALIB_UNSUPPORTED");
+    } catch (const sdk::Error& e) {
+        CHECK(e.status == CALIB_UNSUPPORTED);
+        CHECK(std::string(e.what()).find("matmul") != std::string::npos);
+    } catch (const dnnl::error&) {
+        FAIL("a oneDNN error escaped make_pd");
+    }
+}
+
+// Hidden (run on purpose with "[full]"): builds and checks every listed comparison at its real size.
+TEST_CASE("fused_linear: every listed comparison verifies at its real size", "[.][full]") {
+    FusedLinearPlugin plugin;
+    for (const auto& c : plugin.cases()) {
+        if (c.fusion_role != CALIB_ROLE_FUSED) continue;
+        INFO(c.fusion_group);
+        std::unique_ptr<sdk::Instance> inst;
+        CHECK_NOTHROW(inst = plugin.prepare(c));
+        if (!inst) continue;
+        WARN(c.fusion_group << ": error/tol " << inst->max_abs_error / inst->tolerance << " impl "
+                            << inst->implementation << (inst->reference_fallback ? " (REFERENCE)" : ""));
+    }
 }

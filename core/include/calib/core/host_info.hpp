@@ -17,7 +17,7 @@ struct CacheInfo {
     int level = 0;
     std::string type;          // "Data", "Instruction", "Unified"
     uint64_t size_bytes = 0;
-    int shared_cpus = 0;       // logical CPUs sharing this cache
+    int shared_cpu_count = 0;       // logical CPUs sharing this cache
 };
 
 struct HostInfo {
@@ -28,7 +28,7 @@ struct HostInfo {
     int logical_cpus = 0;      // online CPUs
     std::vector<CacheInfo> caches;  // cpu0's view, sorted by level then type
     std::vector<std::string> isa;   // flags of interest present on this CPU (see isa_flags_of_interest)
-    uint64_t memory_bytes = 0;
+    uint64_t total_memory_bytes = 0;
     std::string os;            // PRETTY_NAME from /etc/os-release
     std::string kernel;        // uname: sysname release machine
     std::string compiler;      // compiler that built calib
@@ -59,15 +59,22 @@ double measure_sustained_clock_ghz(int threads);
 int measure_fma_pipes(const HostInfo& host);
 
 struct Peak {
-    std::string precision;     // "fp32", "fp64", "bf16", "fp16", "int8"; "memory" for bandwidth
-    double gflops = 0;         // GFLOPS (GOPS for int8; GB/s for bandwidth)
-    std::string source;        // "detected", "user", "plugin" or "unknown"
+    std::string precision;     // "fp32", "fp64", "bf16", "fp16", "int8"
+    double gflops = 0;         // GFLOPS (GOPS for int8)
+    std::string source;        // "detected", "user" or "plugin"
     std::string formula;       // how gflops was obtained, human-readable
+};
+
+// Memory bandwidth peak: its own unit (GB/s), so it never reads as FLOPS.
+struct BandwidthPeak {
+    double gbps = 0;
+    std::string source = "unknown";  // "unknown", "user", "plugin" or (set by the run) "measured"
+    std::string formula = "no reliable detection (VMs hide the memory system)";
 };
 
 struct PeakTable {
     std::vector<Peak> compute;  // precisions without native support are absent
-    Peak bandwidth{"memory", 0, "unknown", "no reliable detection (VMs hide the memory system)"};
+    BandwidthPeak bandwidth;
 
     const Peak* find(const std::string& precision) const;  // nullptr when absent
     // {"compute": {precision: {gflops, source, formula}}, "bandwidth": {gbps, source, formula}}

@@ -39,7 +39,8 @@ struct PolicyConfig {
     double target_noise = 0.01;        // stop when noise (see SampleStats) <= this
     std::size_t min_samples = 10;
     std::size_t max_samples = 2000;
-    double time_budget_seconds = 1.0;  // per case (per pair for fusion), warm-up included
+    double time_budget_seconds = 1.0;  // per case (per pair for fusion), warm-up included; at least
+                                       // min(min_samples, 3) samples are taken regardless
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
                                        // (make_policy then returns the "fixed" policy for any name)
     std::size_t pair_ci_every = 5;     // measure_pair: re-evaluate the bootstrap CI at most this often

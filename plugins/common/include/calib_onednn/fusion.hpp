@@ -28,12 +28,13 @@ inline double fusion_relative_tolerance(const std::string& precision) {
     return 5e-2;
 }
 
-// Create a primitive descriptor; any oneDNN error (typically: no kernel for this data type or
-// attribute on this CPU) becomes CALIB_UNSUPPORTED naming the step.
-template <class PD, class... Args>
-PD make_pd(const std::string& step, Args&&... args) {
+// Create a primitive descriptor with make() (which builds the op descriptor too); any oneDNN error
+// (typically: no kernel for this data type, layout or attribute on this CPU) becomes CALIB_UNSUPPORTED
+// naming the step.
+template <class Make>
+auto make_pd(const std::string& step, Make&& make) -> decltype(make()) {
     try {
-        return PD(std::forward<Args>(args)...);
+        return make();
     } catch (const dnnl::error& e) {
         sdk::fail(CALIB_UNSUPPORTED, "oneDNN has no " + step + " primitive for this case here: " + e.what());
     }
@@ -88,7 +89,7 @@ struct FusionCase {
     std::string shape_text;      // "512x1024x1024"
     std::string operation_type;  // origin vocabulary: "linear", "conv2d", "attention", ...
     std::vector<int64_t> shape;
-    double flops = 0;            // same for both roles: fusion changes traffic, not arithmetic
+    double flops = 0;  // same for both roles: fusion changes traffic, not arithmetic
     double fused_bytes = 0, unfused_bytes = 0;
     std::vector<std::string> operators;  // the unfused operator list
     sdk::Params key_params;              // origin key params ("batch", ...)

@@ -1,0 +1,234 @@
+// calib-bench: the benchmark command behind docs/performance.md. Not part of ctest.
+//   calib-bench [--build DIR] [--output docs/performance.md] [--runs 3] [--skip-ceilings] [--skip-runs]
+// 1. Ceilings: calib's fp32 matmul (square sizes) against a bare oneDNN loop, and calib's DRAM triad
+//    against a plain OpenMP STREAM triad (-O3 -march=native), alternating calib / yardstick twice and
+//    keeping each side's best, so drift hits both.
+// 2. Stability: N full default calibrations back to back (and N --quick ones): wall time of each, and the
+//    spread of every headline figure (best fp32/bf16 GFLOPS, DRAM copy/triad, each fusion speedup).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "calib/core/profile.hpp"
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using calib::core::Profile;
+
+namespace {
+
+std::string run_capture(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) throw std::runtime_error("cannot run " + cmd);
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int rc = ::pclose(p);
+    if (rc != 0 && !(WIFEXITED(rc) && WEXITSTATUS(rc) == 1))
+        throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd);
+    return out;
+}
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double num(const json::value& v) { return v.is_double() ? v.as_double() : v.is_int64() ? double(v.as_int64()) : 0; }
+
+std::string f(double v, int p = 1) {
+    char b[48];
+    std::snprintf(b, sizeof b, "%.*f", p, v);
+    return b;
+}
+
+const json::object* obj(const json::object& o, const char* k) {
+    auto* v = o.if_contains(k);
+    return v != nullptr && v->is_object() ? &v->as_object() : nullptr;
+}
+
+// Headline figures of one profile.
+std::map<std::string, double> headlines(const Profile& p) {
+    std::map<std::string, double> h;
+    if (p.precision_matrix.is_object())
+        if (auto* pk = obj(p.precision_matrix.as_object(), "peak_gflops_by_precision"))
+            for (const char* pr : {"fp32", "bf16"})
+                if (auto* v = pk->if_contains(pr)) h[std::string("best ") + pr + " GFLOPS"] = num(*v);
+    if (auto* mh = obj(p.extensions, "memory_hierarchy"))
+        if (auto* lv = mh->if_contains("levels"); lv != nullptr && lv->is_array())
+            for (const auto& l : lv->as_array())
+                if (l.is_object() && l.as_object().at("name") == "DRAM") {
+                    h["DRAM copy GB/s"] = num(l.as_object().at("copy_gbps"));
+                    h["DRAM triad GB/s"] = num(l.as_object().at("triad_gbps"));
+                }
+    for (const auto& [key, r] : p.fusion_profiles)
+        if (key.find('@') != std::string::npos) h["speedup " + key] = r.speedup_factor;
+    return h;
+}
+
+struct Options {
+    fs::path build = "build";
+    fs::path output = "docs/performance.md";
+    int runs = 3;
+    bool ceilings = true, stability = true;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--build" && i + 1 < argc) o.build = argv[++i];
+        else if (a == "--output" && i + 1 < argc) o.output = argv[++i];
+        else if (a == "--runs" && i + 1 < argc) o.runs = std::atoi(argv[++i]);
+        else if (a == "--skip-ceilings") o.ceilings = false;
+        else if (a == "--skip-runs") o.stability = false;
+        else {
+            std::cerr << "usage: calib-bench [--build DIR] [--output FILE] [--runs N] [--skip-ceilings] [--skip-runs]\n";
+            return 2;
+        }
+    }
+    const std::string host = (o.build / "bin/calib-host").string();
+    const std::string plugins = (o.build / "plugins").string();
+    const std::string bare_mm = (o.build / "bin/calib_bench_matmul").string();
+    const std::string bare_stream = (o.build / "bin/calib_bench_stream").string();
+    const fs::path tmp = fs::temp_directory_path() / ("calib-bench-" + std::to_string(::getpid()));
+    fs::create_directories(tmp);
+    std::ostringstream md;
+    Profile any;
+    bool have_any = false;
+
+    md << "# Performance\n\nWritten by `build/bin/calib-bench` (source `bench/calib_bench.cpp`); rerun it to "
+          "refresh this page. Not part of the test suite.\n\n";
+
+    if (o.ceilings) {
+        // calib's square fp32 matmul and the STREAM DRAM triad, then the yardsticks, twice, alternating.
+        std::map<int, double> calib_mm, bare;
+        double calib_triad = 0, bare_triad = 0, triad_bytes = 0;
+        std::string impl;
+        for (int round = 0; round < 2; ++round) {
+            std::string out = (tmp / "ceil.json").string();
+            run_capture(host + " --plugins " + plugins + " --no-default-plugins --operations matmul,memory"
+                        " --precision fp32 --filter '^(matmul_fp32_[0-9]+|stream_triad_.*)$' --time-budget 2"
+                        " --quiet --output " + out);
+            Profile p = calib::core::load_profile(out);
+            any = p;
+            have_any = true;
+            for (const auto& [key, r] : p.operation_profiles)
+                if (r.operation_type == "matmul" && r.extra_params.contains("matrix_size")) {
+                    int n = static_cast<int>(num(r.extra_params.at("matrix_size")));
+                    calib_mm[n] = std::max(calib_mm[n], r.measured_gflops);
+                    impl = std::string(r.extra_params.at("implementation").as_string());
+                }
+            if (auto* sw = p.extensions.if_contains("memory_sweep"); sw != nullptr && sw->is_array()) {
+                double best_ws = 0, gbps = 0;
+                for (const auto& e : sw->as_array()) {
+                    const auto& eo = e.as_object();
+                    if (eo.at("kernel") != "triad") continue;
+                    double ws = num(eo.at("working_set_bytes"));
+                    if (ws > best_ws) best_ws = ws, gbps = num(eo.at("gbps"));
+                }
+                calib_triad = std::max(calib_triad, gbps);
+                triad_bytes = best_ws;
+            }
+            for (auto& [n, g] : calib_mm) {
+                std::string s = run_capture(bare_mm + " " + std::to_string(n) + " " + std::to_string(n) + " " +
+                                            std::to_string(n) + " fp32 20 0.05");
+                auto j = json::parse(s.substr(0, s.find('\n'))).as_object();
+                bare[n] = std::max(bare[n], num(j.at("gflops")));
+            }
+            if (triad_bytes > 0) {
+                std::string s = run_capture(bare_stream + " " + f(triad_bytes, 0));
+                auto j = json::parse(s.substr(0, s.find('\n'))).as_object();
+                bare_triad = std::max(bare_triad, num(j.at("gbps")));
+            }
+        }
+        md << "## Ceilings against bare loops\n\nEach side run twice, alternating, best of the two medians. "
+              "calib: `calib-host --operations matmul,memory --precision fp32 --time-budget 2`; bare matmul: "
+              "`calib_bench_matmul N N N fp32` (oneDNN primitive, weights reordered once, 20 samples, median); "
+              "bare triad: `calib_bench_stream BYTES` (OpenMP, -O3 -march=native, best of 10 passes).\n\n"
+              "| case | calib | bare | ratio |\n|---|---|---|---|\n";
+        for (auto& [n, g] : calib_mm)
+            md << "| matmul fp32 " << n << "^3 (GFLOPS) | " << f(g) << " | " << f(bare[n]) << " | "
+               << f(g / bare[n] * 100, 1) << "% |\n";
+        md << "| DRAM triad " << f(triad_bytes / 1048576.0, 0) << " MiB (GB/s) | " << f(calib_triad) << " | "
+           << f(bare_triad) << " | " << f(calib_triad / bare_triad * 100, 1) << "% |\n\n";
+        md << "oneDNN implementation: `" << impl << "`.\n\n";
+    }
+
+    if (o.stability) {
+        std::vector<std::map<std::string, double>> figs;
+        std::vector<double> walls, quick_walls;
+        for (int i = 0; i < o.runs; ++i) {
+            std::string out = (tmp / ("full" + std::to_string(i) + ".json")).string();
+            double t0 = now();
+            run_capture(host + " --plugins " + plugins + " --no-default-plugins --quiet --output " + out);
+            walls.push_back(now() - t0);
+            Profile p = calib::core::load_profile(out);
+            any = p;
+            have_any = true;
+            figs.push_back(headlines(p));
+            std::cerr << "full run " << i + 1 << ": " << f(walls.back()) << " s\n";
+        }
+        for (int i = 0; i < o.runs; ++i) {
+            double t0 = now();
+            run_capture(host + " --plugins " + plugins + " --no-default-plugins --quick --quiet --output " +
+                        (tmp / "quick.json").string());
+            quick_walls.push_back(now() - t0);
+        }
+        auto median = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            return v.empty() ? 0 : v[v.size() / 2];
+        };
+        md << "## Run time and run-to-run spread\n\n" << o.runs
+           << " full default calibrations back to back (`calib-host --output ...`), then " << o.runs
+           << " `--quick` ones.\n\n| run | full wall (s) | quick wall (s) |\n|---|---|---|\n";
+        for (int i = 0; i < o.runs; ++i)
+            md << "| " << i + 1 << " | " << f(walls[i]) << " | " << f(quick_walls[i]) << " |\n";
+        md << "| median | " << f(median(walls)) << " | " << f(median(quick_walls)) << " |\n\n";
+        md << "Spread = (max - min) / median across the runs.\n\n| figure |";
+        for (int i = 0; i < o.runs; ++i) md << " run " << i + 1 << " |";
+        md << " spread |\n|---|";
+        for (int i = 0; i < o.runs; ++i) md << "---|";
+        md << "---|\n";
+        double worst_headline = 0, worst_fusion = 0;
+        for (const auto& [name, v0] : figs[0]) {
+            std::vector<double> vals;
+            for (const auto& fg : figs)
+                if (fg.count(name)) vals.push_back(fg.at(name));
+            if (vals.size() != figs.size()) continue;
+            double lo = *std::min_element(vals.begin(), vals.end()), hi = *std::max_element(vals.begin(), vals.end());
+            double spread = (hi - lo) / median(vals);
+            (name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline) =
+                std::max(name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline, spread);
+            md << "| " << name << " |";
+            for (double v : vals) md << " " << f(v, name.rfind("speedup", 0) == 0 ? 3 : 1) << " |";
+            md << " " << f(spread * 100, 2) << "% |\n";
+        }
+        md << "\nWorst spread: headline GFLOPS/GB/s " << f(worst_headline * 100, 2) << "%, fusion speedups "
+           << f(worst_fusion * 100, 2) << "%.\n\n";
+    }
+
+    if (have_any) {
+        auto& h = any.metadata;
+        md << "## Machine\n\n" << h.cpu_model << ", " << h.cpu_count << " cores, " << f(h.total_memory_gb)
+           << " GiB; measured " << h.calibration_date << " with " << h.calibration_tool_version << ".\n";
+        if (auto* host = obj(any.extensions, "host"))
+            md << "\n```\n" << calib::core::pretty_print(*host) << "\n```\n";
+    }
+    calib::core::save_text_atomic(o.output, md.str());
+    std::cout << md.str();
+    fs::remove_all(tmp);
+    return 0;
+}

@@ -1,0 +1,120 @@
+// Theoretical CPU peaks per precision: cores x sustained clock x FLOP/cycle/core, with the formula
+// kept next to the number so a reader can check it.
+#include "calib/core/host_info.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+namespace calib::core {
+namespace {
+
+std::string fmt(const char* f, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+// The vector unit used for fp32/fp64 FMAs.
+struct VectorUnit {
+    int fp32_lanes;
+    const char* name;
+};
+
+VectorUnit widest_vector(const HostInfo& h) {
+    if (h.has("avx512f")) return {16, "AVX-512"};
+    if (h.has("avx2") || h.has("avx")) return {8, h.has("fma") ? "AVX2+FMA" : "AVX"};
+    return {4, "128-bit SIMD"};
+}
+
+}  // namespace
+
+const Peak* PeakTable::find(const std::string& precision) const {
+    for (const auto& p : compute)
+        if (p.precision == precision) return &p;
+    return nullptr;
+}
+
+boost::json::object PeakTable::to_json() const {
+    boost::json::object c;
+    for (const auto& p : compute)
+        c[p.precision] = boost::json::object{{"gflops", p.gflops}, {"source", p.source}, {"formula", p.formula}};
+    return boost::json::object{
+        {"compute", std::move(c)},
+        {"bandwidth",
+         boost::json::object{{"gbps", bandwidth.gbps}, {"source", bandwidth.source}, {"formula", bandwidth.formula}}},
+    };
+}
+
+PeakTable detect_cpu_peaks(const HostInfo& host) {
+    HostInfo h = host;
+    if (h.sustained_clock_ghz <= 0) h.sustained_clock_ghz = measure_sustained_clock_ghz(h.logical_cpus);
+    if (h.fma_pipes <= 0) h.fma_pipes = measure_fma_pipes(h);
+    const double cores = h.physical_cores > 0 ? h.physical_cores : std::max(1, h.logical_cpus);
+    const double ghz = h.sustained_clock_ghz;
+    const VectorUnit vu = widest_vector(h);
+    const int pipes = h.fma_pipes;
+
+    // "2 cores x 3.10 GHz" shared by every formula.
+    const std::string base = fmt("%.0f cores", cores) + fmt(" x %.2f GHz", ghz);
+    auto simd = [&](const std::string& precision, int lanes, double factor, const std::string& why) {
+        const double g = cores * ghz * pipes * lanes * 2 * factor;
+        std::string f = base + " x " + std::to_string(pipes) + " FMA pipes x " + std::to_string(lanes) + " lanes x 2";
+        if (factor != 1) f += fmt(" x %g", factor);
+        f += fmt(" = %.1f GFLOPS", g) + " (" + why + ")";
+        return Peak{precision, g, "detected", f};
+    };
+    auto amx = [&](const std::string& precision, double per_cycle, const std::string& what) {
+        const double g = cores * ghz * per_cycle;
+        return Peak{precision, g, "detected",
+                    base + fmt(" x %.0f FLOP/cycle/core", per_cycle) + fmt(" = %.1f GFLOPS", g) + " (" + what + ")"};
+    };
+
+    PeakTable t;
+    t.compute.push_back(simd("fp32", vu.fp32_lanes, 1, vu.name));
+    t.compute.push_back(simd("fp64", vu.fp32_lanes / 2, 1, vu.name));
+    if (h.has("amx_bf16"))
+        t.compute.push_back(amx("bf16", 1024, "AMX-BF16 tiles"));
+    else if (h.has("avx512_bf16"))
+        t.compute.push_back(simd("bf16", vu.fp32_lanes, 2, "avx512_bf16 vdpbf16ps"));
+    if (h.has("amx_fp16"))
+        t.compute.push_back(amx("fp16", 1024, "AMX-FP16 tiles"));
+    else if (h.has("avx512_fp16"))
+        t.compute.push_back(simd("fp16", vu.fp32_lanes, 2, "avx512_fp16 native half"));
+    if (h.has("amx_int8"))
+        t.compute.push_back(amx("int8", 2048, "AMX-INT8 tiles, ops"));
+    else if (h.has("avx512_vnni") && vu.fp32_lanes == 16)
+        t.compute.push_back(simd("int8", 16, 4, "avx512_vnni vpdpbusd, ops"));
+    else if (h.has("avx_vnni"))
+        t.compute.push_back(simd("int8", 8, 4, "avx_vnni vpdpbusd, ops"));
+    return t;
+}
+
+void apply_overrides(PeakTable& table, std::optional<double> peak_gflops_fp32,
+                     std::optional<double> peak_bandwidth_gbps) {
+    if (peak_gflops_fp32) {
+        const double user = *peak_gflops_fp32;
+        const Peak* fp32 = table.find("fp32");
+        const double detected = fp32 ? fp32->gflops : 0;
+        for (auto& p : table.compute) {
+            if (p.precision == "fp32") continue;
+            if (detected <= 0) continue;  // no ratio to scale by: keep the detected value
+            const double ratio = p.gflops / detected;
+            p.gflops = user * ratio;
+            p.source = "user";
+            p.formula = fmt("user fp32 peak %.1f GFLOPS", user) + fmt(" x %.3g", ratio) + " (detected " +
+                        p.precision + "/fp32 ratio)" + fmt(" = %.1f GFLOPS", p.gflops);
+        }
+        Peak u{"fp32", user, "user", fmt("user-supplied %.1f GFLOPS", user)};
+        auto it = std::find_if(table.compute.begin(), table.compute.end(),
+                               [](const Peak& p) { return p.precision == "fp32"; });
+        if (it != table.compute.end())
+            *it = u;
+        else
+            table.compute.insert(table.compute.begin(), u);
+    }
+    if (peak_bandwidth_gbps)
+        table.bandwidth = BandwidthPeak{*peak_bandwidth_gbps, "user", fmt("user-supplied %.1f GB/s", *peak_bandwidth_gbps)};
+}
+
+}  // namespace calib::core
