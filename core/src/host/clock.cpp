@@ -1,6 +1,6 @@
 // Microbenchmarks that turn the CPU's facts into numbers: the sustained clock (dependent integer adds,
-// one per cycle) and the FMA pipe count (independent FMAs per such cycle). The vector kernels carry
-// target attributes so the library builds without -march=native; they run only when the CPU has the ISA.
+// one per cycle) and the FMA pipe count (independent FMAs per such cycle). The kernels are inline asm:
+// the library builds without -march=native, and they run only when the CPU has the ISA.
 #include "calib/core/host_info.hpp"
 
 #include <time.h>
@@ -11,9 +11,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 namespace calib::core {
 namespace {
@@ -75,58 +72,48 @@ double chain_hz(uint64_t loops) {
 }
 
 #if defined(__x86_64__)
-// 12 independent accumulators cover FMA latency (4-5 cycles) x 2 pipes, and with the two operands
-// still fit the 16 registers of AVX2 (a spill would turn this into a load/store benchmark).
+// 12 independent FMA chains cover FMA latency (4-5 cycles) x 2 pipes. Inline asm, so the count holds
+// at any optimisation level (intrinsics at -O0 would spill to the stack and time loads and stores).
+// Registers start at zero: no denormal assists.
 constexpr int kFmaChains = 12;
-#define CALIB_FMA12(fma)                                                                               \
-    a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c);                     \
-    a4 = fma(a4, m, c); a5 = fma(a5, m, c); a6 = fma(a6, m, c); a7 = fma(a7, m, c);                     \
-    a8 = fma(a8, m, c); a9 = fma(a9, m, c); a10 = fma(a10, m, c); a11 = fma(a11, m, c)
+#define CALIB_FMA_LOOP(R)                                                                                 \
+    "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"                                                               \
+    ".irp r, 1,2,3,4,5,6,7,8,9,10,11,12,13\n\t"                                                       \
+    "vmovaps %%" R "0, %%" R "\\r\n\t"                                                                 \
+    ".endr\n\t"                                                                                        \
+    "1:\n\t"                                                                                           \
+    ".irp r, 0,1,2,3,4,5,6,7,8,9,10,11\n\t"                                                           \
+    "vfmadd231ps %%" R "12, %%" R "13, %%" R "\\r\n\t"                                                 \
+    ".endr\n\t"                                                                                        \
+    "dec %[n]\n\t"                                                                                     \
+    "jnz 1b\n\t"                                                                                       \
+    "vzeroupper\n\t"
 
-// Returns FMA instructions per CPU-second.
-__attribute__((target("avx512f"))) double fma_rate_avx512(uint64_t loops) {
-    // Distinct starting values: equal ones would let the compiler merge the chains into one.
-#define CALIB_V(i) _mm512_set1_ps(1.0f + 0.01f * (i))
-    __m512 a0 = CALIB_V(0), a1 = CALIB_V(1), a2 = CALIB_V(2), a3 = CALIB_V(3), a4 = CALIB_V(4), a5 = CALIB_V(5),
-           a6 = CALIB_V(6), a7 = CALIB_V(7), a8 = CALIB_V(8), a9 = CALIB_V(9), a10 = CALIB_V(10), a11 = CALIB_V(11);
-#undef CALIB_V
-    const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+// Returns FMA instructions per CPU-second. Run only when the CPU has the ISA.
+double fma_rate_avx512(uint64_t loops) {
+    const uint64_t n0 = loops;
     const double t0 = thread_cpu_seconds();
-    for (uint64_t i = 0; i < loops; ++i) {
-        CALIB_FMA12(_mm512_fmadd_ps);
-    }
+    asm volatile(CALIB_FMA_LOOP("zmm")
+                 : [n] "+r"(loops)
+                 :
+                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                   "xmm11", "xmm12", "xmm13", "cc");
     const double dt = thread_cpu_seconds() - t0;
-    const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                                   _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    const __m512 t = _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11));
-    alignas(64) float out[16];
-    _mm512_store_ps(out, _mm512_add_ps(s, t));
-    volatile float sink = out[0];  // keeps the loop alive
-    (void)sink;
-    return dt > 0 ? static_cast<double>(loops) * kFmaChains / dt : 0;
+    return dt > 0 ? static_cast<double>(n0) * kFmaChains / dt : 0;
 }
 
-__attribute__((target("avx2,fma"))) double fma_rate_avx2(uint64_t loops) {
-#define CALIB_V(i) _mm256_set1_ps(1.0f + 0.01f * (i))
-    __m256 a0 = CALIB_V(0), a1 = CALIB_V(1), a2 = CALIB_V(2), a3 = CALIB_V(3), a4 = CALIB_V(4), a5 = CALIB_V(5),
-           a6 = CALIB_V(6), a7 = CALIB_V(7), a8 = CALIB_V(8), a9 = CALIB_V(9), a10 = CALIB_V(10), a11 = CALIB_V(11);
-#undef CALIB_V
-    const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+double fma_rate_avx2(uint64_t loops) {
+    const uint64_t n0 = loops;
     const double t0 = thread_cpu_seconds();
-    for (uint64_t i = 0; i < loops; ++i) {
-        CALIB_FMA12(_mm256_fmadd_ps);
-    }
+    asm volatile(CALIB_FMA_LOOP("ymm")
+                 : [n] "+r"(loops)
+                 :
+                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                   "xmm11", "xmm12", "xmm13", "cc");
     const double dt = thread_cpu_seconds() - t0;
-    const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                   _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    const __m256 t = _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11));
-    alignas(32) float out[8];
-    _mm256_store_ps(out, _mm256_add_ps(s, t));
-    volatile float sink = out[0];
-    (void)sink;
-    return dt > 0 ? static_cast<double>(loops) * kFmaChains / dt : 0;
+    return dt > 0 ? static_cast<double>(n0) * kFmaChains / dt : 0;
 }
-#undef CALIB_FMA12
+#undef CALIB_FMA_LOOP
 #endif
 
 }  // namespace

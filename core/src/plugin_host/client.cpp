@@ -1,5 +1,6 @@
 // The host side of the worker: spawn, framed requests with deadlines, failure classification,
 // transparent restart. Nothing here runs plugin code.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -58,6 +59,25 @@ const char* level_name(int32_t level) {
     }
 }
 
+// Live worker pids, for kill_all_workers() from a signal handler: lock-free slots only.
+constexpr std::size_t kMaxWorkers = 64;
+std::atomic<pid_t> g_workers[kMaxWorkers];
+
+void register_worker(pid_t pid) {
+    for (auto& slot : g_workers) {
+        pid_t expected = 0;
+        if (slot.compare_exchange_strong(expected, pid)) return;
+    }
+    // More live workers than slots: those rely on PR_SET_PDEATHSIG alone.
+}
+
+void unregister_worker(pid_t pid) {
+    for (auto& slot : g_workers) {
+        pid_t expected = pid;
+        if (slot.compare_exchange_strong(expected, 0)) return;
+    }
+}
+
 struct Message {
     wire::Type type;
     std::string body;  // payload after the type byte
@@ -112,6 +132,7 @@ public:
             throw std::system_error(fork_errno, std::generic_category(), "fork");
         }
         pid_ = pid;
+        register_worker(pid);
         to_ = req[1];
         from_ = rep[0];
     }
@@ -215,12 +236,22 @@ private:
     // Wait for the child until the deadline; true when reaped (status stored).
     bool reap(Clock::time_point deadline, int* status = nullptr) {
         if (pid_ <= 0) return true;
-        int st = 0;
         for (;;) {
-            pid_t r = ::waitpid(pid_, &st, WNOHANG);
-            if (r == pid_ || (r < 0 && errno != EINTR)) {
+            // Peek first (WNOWAIT): the pid leaves the kill list before it can be reused.
+            siginfo_t info{};
+            int r = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+            if (r == 0 && info.si_pid == pid_) {
+                unregister_worker(pid_);
+                int st = 0;
+                while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+                }
                 pid_ = -1;
                 if (status != nullptr) *status = st;
+                return true;
+            }
+            if (r < 0 && errno != EINTR) {  // not our child any more: nothing to reap
+                unregister_worker(pid_);
+                pid_ = -1;
                 return true;
             }
             if (Clock::now() >= deadline) return false;
@@ -232,6 +263,7 @@ private:
         close_fds();
         if (pid_ > 0) {
             ::kill(pid_, SIGKILL);
+            unregister_worker(pid_);  // killed but not yet reaped: its pid cannot be reused yet
             int st = 0;
             while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
             }
@@ -430,5 +462,12 @@ void PluginClient::release(uint32_t instance) {
 }
 
 void PluginClient::terminate() { impl_->worker.reset(); }
+
+void kill_all_workers() noexcept {
+    for (auto& slot : g_workers) {
+        pid_t pid = slot.load();
+        if (pid > 0) ::kill(pid, SIGKILL);  // reaped (and reported as crashed) by its owner
+    }
+}
 
 }  // namespace calib::core

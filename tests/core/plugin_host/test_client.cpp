@@ -210,3 +210,18 @@ TEST_CASE("client: terminate kills the worker; the next call starts another", "[
     CHECK(e.kind == FailureKind::error);  // the instance died with the old worker
     CHECK(run_case(c, 0, 1) > 0);
 }
+
+TEST_CASE("client: kill_all_workers kills live workers; they are reported and restarted", "[client]") {
+    PluginClient a(fixture("good"), worker_options());
+    PluginClient b(fixture("cpp"), worker_options());
+    auto pa = a.prepare(0, kTimeout);
+    auto pb = b.prepare(2, kTimeout);
+    calib::core::kill_all_workers();
+    auto e = failure_of([&] { a.run(pa.instance, 1, kTimeout); });
+    CHECK(e.kind == FailureKind::crashed);
+    CHECK(e.signal == 9);
+    e = failure_of([&] { b.run(pb.instance, 1, kTimeout); });
+    CHECK(e.kind == FailureKind::crashed);
+    CHECK(run_case(a, 0, 1) > 0);
+    CHECK(run_case(b, 2, 1) > 0);
+}
