@@ -224,8 +224,8 @@ int main(int argc, char** argv) {
         auto& h = any.metadata;
         md << "## Machine\n\n" << h.cpu_model << ", " << h.cpu_count << " cores, " << f(h.total_memory_gb)
            << " GiB; measured " << h.calibration_date << " with " << h.calibration_tool_version << ".\n";
-        if (auto* host = obj(any.extensions, "host"))
-            md << "\n```\n" << calib::core::pretty_print(*host) << "\n```\n";
+        if (auto* host_json = obj(any.extensions, "host"))
+            md << "\n```\n" << calib::core::pretty_print(*host_json) << "\n```\n";
     }
     calib::core::save_text_atomic(o.output, md.str());
     std::cout << md.str();

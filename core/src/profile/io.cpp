@@ -1,19 +1,19 @@
 // Profile <-> JSON value, the pretty printer, the precise parser and atomic file writes.
-#include "reader.hpp"
-
-#include <boost/json/basic_parser_impl.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "reader.hpp"
 
 namespace calib::core {
 
@@ -89,7 +89,8 @@ json::object fusion_json(const FusionRecord& r) {
 }
 
 template <class Record, class ToJson>
-json::object records_json(const std::vector<std::pair<std::string, Record>>& recs, const char* name, ToJson f) {
+json::object records_json(const std::vector<std::pair<std::string, Record>>& recs, const char* name,
+                          ToJson f) {
     json::object o;
     o.reserve(recs.size());
     for (const auto& [key, rec] : recs) {
@@ -119,23 +120,32 @@ void print(std::string& out, const json::value& v, int indent, const std::string
         out.append(static_cast<size_t>(n), ' ');
     };
     switch (v.kind()) {
-        case json::kind::null: out.append("null"); return;
-        case json::kind::bool_: out.append(v.get_bool() ? "true" : "false"); return;
-        case json::kind::int64: out.append(std::to_string(v.get_int64())); return;
-        case json::kind::uint64: out.append(std::to_string(v.get_uint64())); return;
+        case json::kind::null:
+            out.append("null");
+            return;
+        case json::kind::bool_:
+            out.append(v.get_bool() ? "true" : "false");
+            return;
+        case json::kind::int64:
+            out.append(std::to_string(v.get_int64()));
+            return;
+        case json::kind::uint64:
+            out.append(std::to_string(v.get_uint64()));
+            return;
         case json::kind::double_:
             if (!std::isfinite(v.get_double()))
                 throw ProfileError((path.empty() ? std::string("<root>") : path) +
                                    ": non-finite number cannot be written as JSON");
             append_double(out, v.get_double());
             return;
-        case json::kind::string: out.append(json::serialize(v)); return;
+        case json::kind::string:
+            out.append(json::serialize(v));
+            return;
         case json::kind::array: {
             const auto& a = v.get_array();
             if (a.empty()) return out.append("[]"), void();
-            bool scalars = std::none_of(a.begin(), a.end(), [](const json::value& e) {
-                return e.is_array() || e.is_object();
-            });
+            bool scalars = std::none_of(a.begin(), a.end(),
+                                        [](const json::value& e) { return e.is_array() || e.is_object(); });
             out.push_back('[');
             for (size_t i = 0; i < a.size(); ++i) {
                 if (i) out.push_back(',');
@@ -192,7 +202,9 @@ struct PreciseHandler {
     bool on_array_end(std::size_t n, json::error_code&) { return st.push_array(n), true; }
     bool on_key_part(json::string_view s, std::size_t, json::error_code&) { return st.push_chars(s), true; }
     bool on_key(json::string_view s, std::size_t, json::error_code&) { return st.push_key(s), true; }
-    bool on_string_part(json::string_view s, std::size_t, json::error_code&) { return st.push_chars(s), true; }
+    bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+        return st.push_chars(s), true;
+    }
     bool on_string(json::string_view s, std::size_t, json::error_code&) { return st.push_string(s), true; }
     bool on_number_part(json::string_view s, json::error_code&) { return number.append(s), true; }
     bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
@@ -232,8 +244,8 @@ std::string location(const std::string& text, size_t offset) {
             line_start = i + 1;
         }
     }
-    return "line " + std::to_string(line) + ", column " + std::to_string(offset - line_start + 1) + " (byte " +
-           std::to_string(offset) + ")";
+    return "line " + std::to_string(line) + ", column " + std::to_string(offset - line_start + 1) +
+           " (byte " + std::to_string(offset) + ")";
 }
 
 json::value parse_json(const std::string& text) {
@@ -322,7 +334,8 @@ void save_text_atomic(const std::filesystem::path& path, const std::string& text
     auto fail = [&](const std::string& what, int err) {
         throw std::runtime_error("cannot write " + path.string() + ": " + what + ": " + errno_text(err));
     };
-    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    const std::filesystem::path dir =
+        path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     std::string name = path.filename().string();
     name.insert(name.begin(), '.');  // hidden; built in place (GCC 12 warns falsely on "." + string)
     name += ".tmp.XXXXXX";
@@ -366,6 +379,8 @@ void save_text_atomic(const std::filesystem::path& path, const std::string& text
     }
 }
 
-void save_profile(const std::filesystem::path& path, const Profile& p) { save_text_atomic(path, to_json_text(p)); }
+void save_profile(const std::filesystem::path& path, const Profile& p) {
+    save_text_atomic(path, to_json_text(p));
+}
 
 }  // namespace calib::core

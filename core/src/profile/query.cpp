@@ -1,9 +1,9 @@
 // ProfileQuery: interpolated lookups over a loaded profile (the origin only matched sizes exactly).
-#include "calib/core/profile.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "calib/core/profile.hpp"
 
 namespace calib::core {
 
@@ -38,7 +38,8 @@ double positive(const json::object& ep, std::string_view key) {
 // matrix_size, else cbrt(m*k*n), else the geometric mean of input_shape; NaN when none applies.
 double record_size(const OperationRecord& r) {
     if (double s = positive(r.extra_params, "matrix_size"); !std::isnan(s)) return s;
-    const double m = positive(r.extra_params, "m"), k = positive(r.extra_params, "k"), n = positive(r.extra_params, "n");
+    const double m = positive(r.extra_params, "m"), k = positive(r.extra_params, "k"),
+                 n = positive(r.extra_params, "n");
     if (!std::isnan(m) && !std::isnan(k) && !std::isnan(n)) return std::cbrt(m * k * n);
     if (r.input_shape.empty()) return NAN;
     double log_sum = 0;
@@ -63,7 +64,8 @@ double interpolate(std::vector<Point> pts, double x, bool log_y) {
     }
     if (!(x > merged.front().x)) return merged.front().y;  // also x <= 0
     if (!(x < merged.back().x)) return merged.back().y;
-    auto hi = std::lower_bound(merged.begin(), merged.end(), x, [](const Point& p, double v) { return p.x < v; });
+    auto hi =
+        std::lower_bound(merged.begin(), merged.end(), x, [](const Point& p, double v) { return p.x < v; });
     if (hi->x == x) return hi->y;  // exact hit, bit for bit
     const Point& a = *(hi - 1);
     const Point& b = *hi;
@@ -94,25 +96,31 @@ double lookup(const Profile& p, const std::string& op, const std::string& precis
 
 }  // namespace
 
-double ProfileQuery::efficiency(const std::string& operation_type, const std::string& precision, double size) const {
-    return lookup(p_, operation_type, precision, size, [](const OperationRecord& r) { return r.efficiency; },
-                  p_.avg_efficiency);
+double ProfileQuery::efficiency(const std::string& operation_type, const std::string& precision,
+                                double size) const {
+    return lookup(
+        p_, operation_type, precision, size, [](const OperationRecord& r) { return r.efficiency; },
+        p_.avg_efficiency);
 }
 
-double ProfileQuery::gflops(const std::string& operation_type, const std::string& precision, double size) const {
-    return lookup(p_, operation_type, precision, size, [](const OperationRecord& r) { return r.measured_gflops; },
-                  p_.avg_measured_gflops);
+double ProfileQuery::gflops(const std::string& operation_type, const std::string& precision,
+                            double size) const {
+    return lookup(
+        p_, operation_type, precision, size, [](const OperationRecord& r) { return r.measured_gflops; },
+        p_.avg_measured_gflops);
 }
 
 double ProfileQuery::fusion_speedup(const std::string& pattern, const std::vector<int64_t>& shape,
                                     const std::string& precision, double fallback) const {
     std::vector<Point> pts;
     for (const auto& [key, r] : p_.fusion_profiles) {
-        if (r.fusion_pattern != pattern || !precision_matches(r.extra_params, precision) || !is_ok(r.extra_params))
+        if (r.fusion_pattern != pattern || !precision_matches(r.extra_params, precision) ||
+            !is_ok(r.extra_params))
             continue;
         double n = 1;
         for (auto d : r.input_shape) n *= static_cast<double>(d);
-        if (n > 0 && std::isfinite(r.speedup_factor) && r.speedup_factor > 0) pts.push_back({n, r.speedup_factor});
+        if (n > 0 && std::isfinite(r.speedup_factor) && r.speedup_factor > 0)
+            pts.push_back({n, r.speedup_factor});
     }
     if (pts.empty()) return fallback;
     // No shape given: the largest measured shape, as the bare pattern key does.
@@ -121,8 +129,8 @@ double ProfileQuery::fusion_speedup(const std::string& pattern, const std::vecto
     return interpolate(std::move(pts), n, false);
 }
 
-bool ProfileQuery::should_fuse(const std::string& pattern, const std::vector<int64_t>& shape, double threshold,
-                               const std::string& precision) const {
+bool ProfileQuery::should_fuse(const std::string& pattern, const std::vector<int64_t>& shape,
+                               double threshold, const std::string& precision) const {
     return fusion_speedup(pattern, shape, precision, 1.0) >= threshold;
 }
 

@@ -22,35 +22,49 @@ std::string child_path(const std::string& base, std::string_view key) {
     return p;
 }
 
-std::string index_path(const std::string& base, size_t i) {
-    return base + "[" + std::to_string(i) + "]";
-}
+std::string index_path(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
 const char* kind_name(const json::value& v) {
     switch (v.kind()) {
-        case json::kind::null: return "null";
-        case json::kind::bool_: return "bool";
+        case json::kind::null:
+            return "null";
+        case json::kind::bool_:
+            return "bool";
         case json::kind::int64:
-        case json::kind::uint64: return "integer";
-        case json::kind::double_: return "float";
-        case json::kind::string: return "string";
-        case json::kind::array: return "array";
-        case json::kind::object: return "object";
+        case json::kind::uint64:
+            return "integer";
+        case json::kind::double_:
+            return "float";
+        case json::kind::string:
+            return "string";
+        case json::kind::array:
+            return "array";
+        case json::kind::object:
+            return "object";
     }
     return "unknown";
 }
 
 const std::vector<std::string_view>& origin_top_keys() {
-    static const std::vector<std::string_view> keys = {
-        "metadata", "theoretical_peak_gflops", "theoretical_bandwidth_gbps", "best_measured_gflops",
-        "avg_measured_gflops", "worst_measured_gflops", "measured_bandwidth_gbps", "bandwidth_efficiency",
-        "best_efficiency", "avg_efficiency", "worst_efficiency", "operation_profiles", "fusion_profiles"};
+    static const std::vector<std::string_view> keys = {"metadata",
+                                                       "theoretical_peak_gflops",
+                                                       "theoretical_bandwidth_gbps",
+                                                       "best_measured_gflops",
+                                                       "avg_measured_gflops",
+                                                       "worst_measured_gflops",
+                                                       "measured_bandwidth_gbps",
+                                                       "bandwidth_efficiency",
+                                                       "best_efficiency",
+                                                       "avg_efficiency",
+                                                       "worst_efficiency",
+                                                       "operation_profiles",
+                                                       "fusion_profiles"};
     return keys;
 }
 
 const std::vector<std::string_view>& extension_keys() {
-    static const std::vector<std::string_view> keys = {
-        "schema_version", "calib_version", "host", "peaks", "plugins", "memory_hierarchy", "run"};
+    static const std::vector<std::string_view> keys = {"schema_version", "calib_version",    "host", "peaks",
+                                                       "plugins",        "memory_hierarchy", "run"};
     return keys;
 }
 
@@ -60,7 +74,8 @@ namespace {
 // can reject the rest (the compatibility rule).
 class FieldReader {
 public:
-    FieldReader(const json::object& o, std::string path, Problems& pr) : o_(o), path_(std::move(path)), pr_(pr) {}
+    FieldReader(const json::object& o, std::string path, Problems& pr)
+        : o_(o), path_(std::move(path)), pr_(pr) {}
 
     bool ok() const { return ok_; }
 
@@ -315,7 +330,8 @@ ReadResult read_profile(const json::value& doc, Problems& pr) {
             pr.add(std::string(name), std::string("expected number, got ") + kind_name(*v));
         }
     }
-    read_records(top, "operation_profiles", pr, p.operation_profiles, res.operation_ok, read_operation, res.top_ok);
+    read_records(top, "operation_profiles", pr, p.operation_profiles, res.operation_ok, read_operation,
+                 res.top_ok);
     read_records(top, "fusion_profiles", pr, p.fusion_profiles, res.fusion_ok, read_fusion, res.top_ok);
 
     if (const auto* pm = top.if_contains("precision_matrix")) {
@@ -344,7 +360,7 @@ void scan_non_finite(const json::value& root, const std::string& root_path, Prob
         if (v->is_double()) {
             if (!std::isfinite(v->get_double()))
                 pr.add(path, std::isnan(v->get_double()) ? "NaN is not representable in JSON"
-                                                          : "infinity is not representable in JSON");
+                                                         : "infinity is not representable in JSON");
         } else if (v->is_array()) {
             const auto& a = v->get_array();
             for (size_t i = a.size(); i-- > 0;) stack.emplace_back(&a[i], index_path(path, i));

@@ -2,11 +2,11 @@
 // (collect every problem and keep going).
 #pragma once
 
-#include "calib/core/profile.hpp"
-
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "calib/core/profile.hpp"
 
 namespace calib::core::detail {
 
@@ -15,8 +15,6 @@ class Problems {
 public:
     explicit Problems(std::vector<std::string>* sink = nullptr) : sink_(sink) {}
     void add(const std::string& path, const std::string& what);
-    bool collecting() const { return sink_ != nullptr; }
-    size_t count() const { return sink_ ? sink_->size() : 0; }
 
 private:
     std::vector<std::string>* sink_;
@@ -33,9 +31,9 @@ const std::vector<std::string_view>& extension_keys();
 
 struct ReadResult {
     Profile profile;
-    bool top_ok = true;               // metadata and top-level fields read without problems
-    std::vector<bool> operation_ok;   // per operation_profiles entry, in order
-    std::vector<bool> fusion_ok;      // per fusion_profiles entry, in order
+    bool top_ok = true;              // metadata and top-level fields read without problems
+    std::vector<bool> operation_ok;  // per operation_profiles entry, in order
+    std::vector<bool> fusion_ok;     // per fusion_profiles entry, in order
 };
 
 // Reads what it can; every structural or type problem goes to `pr`.

@@ -1,8 +1,8 @@
 // The origin's naming and aggregation rules, and calib's fusion keys and tiers.
-#include "calib/core/profile.hpp"
-
 #include <algorithm>
 #include <limits>
+
+#include "calib/core/profile.hpp"
 
 namespace calib::core {
 
@@ -21,7 +21,8 @@ std::string operation_key(const std::string& operation_type,
                           const std::vector<std::pair<std::string, std::string>>& key_params,
                           const std::vector<int64_t>& input_shape) {
     auto params = key_params;
-    std::stable_sort(params.begin(), params.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(params.begin(), params.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string key = operation_type;
     for (const auto& [name, value] : params) key += "_" + name + "=" + value;
     if (operation_type == "matmul" || operation_type == "conv2d") {
@@ -78,10 +79,14 @@ FusionTier fusion_tier(double speedup) {
 
 const char* to_string(FusionTier t) {
     switch (t) {
-        case FusionTier::strong: return "strong";
-        case FusionTier::moderate: return "moderate";
-        case FusionTier::minimal: return "minimal";
-        case FusionTier::slower: return "slower";
+        case FusionTier::strong:
+            return "strong";
+        case FusionTier::moderate:
+            return "moderate";
+        case FusionTier::minimal:
+            return "minimal";
+        case FusionTier::slower:
+            return "slower";
     }
     return "slower";
 }

@@ -1,8 +1,8 @@
 // validate(): every problem in a profile document, each naming its JSON path.
-#include "reader.hpp"
-
 #include <algorithm>
 #include <cmath>
+
+#include "reader.hpp"
 
 namespace calib::core {
 
@@ -11,9 +11,10 @@ using detail::child_path;
 
 namespace {
 
-constexpr const char* kStatuses[] = {"ok", "failed", "unsupported", "verification_failed", "crashed", "timed_out", "exited"};
-constexpr const char* kPrecisions[] = {"fp64", "fp32", "fp16", "fp8", "fp8_e4m3", "fp8_e5m2",
-                                       "fp4", "bf16", "int32", "int16", "int8", "int4"};
+constexpr const char* kStatuses[] = {"ok",      "failed",    "unsupported", "verification_failed",
+                                     "crashed", "timed_out", "exited"};
+constexpr const char* kPrecisions[] = {"fp64", "fp32", "fp16",  "fp8",   "fp8_e4m3", "fp8_e5m2",
+                                       "fp4",  "bf16", "int32", "int16", "int8",     "int4"};
 
 bool near_rel(double a, double b, double rel, double abs_tol = 0) {
     if (a == b) return true;
@@ -32,13 +33,15 @@ bool one_of(std::string_view s, const char* const (&list)[N]) {
 }
 
 // Checks calib's extra_params keys that others rely on; returns the record's status ("ok" if absent).
-std::string check_extra_params(const json::object& ep, const std::string& path, std::vector<std::string>& out) {
+std::string check_extra_params(const json::object& ep, const std::string& path,
+                               std::vector<std::string>& out) {
     std::string status = "ok";
     if (const auto* s = ep.if_contains("status")) {
         if (!s->is_string())
             out.push_back(child_path(path, "status") + ": expected string, got " + detail::kind_name(*s));
         else if (!one_of(s->get_string(), kStatuses))
-            out.push_back(child_path(path, "status") + ": unknown status \"" + std::string(s->get_string()) + "\"");
+            out.push_back(child_path(path, "status") + ": unknown status \"" + std::string(s->get_string()) +
+                          "\"");
         else
             status = s->get_string();
     }
@@ -70,12 +73,14 @@ void check_operation(const std::string& key, const OperationRecord& r, std::vect
             out.push_back(path + ".efficiency: " + fmt(r.efficiency) +
                           " > 1 but extra_params.suspicious is not true");
     }
-    for (auto [name, x] : {std::pair{"measured_gflops", r.measured_gflops}, {"mean_latency_ms", r.mean_latency_ms},
-                           {"min_latency_ms", r.min_latency_ms}, {"std_latency_ms", r.std_latency_ms}}) {
+    for (auto [name, x] : {std::pair{"measured_gflops", r.measured_gflops},
+                           {"mean_latency_ms", r.mean_latency_ms},
+                           {"min_latency_ms", r.min_latency_ms},
+                           {"std_latency_ms", r.std_latency_ms}}) {
         if (x < 0) out.push_back(child_path(path, name) + ": negative (" + fmt(x) + ")");
     }
-    if (r.mean_latency_ms > 0 &&
-        !(r.min_latency_ms <= r.mean_latency_ms * (1 + 1e-9) && r.mean_latency_ms <= r.max_latency_ms * (1 + 1e-9)))
+    if (r.mean_latency_ms > 0 && !(r.min_latency_ms <= r.mean_latency_ms * (1 + 1e-9) &&
+                                   r.mean_latency_ms <= r.max_latency_ms * (1 + 1e-9)))
         out.push_back(path + ": latencies out of order (min " + fmt(r.min_latency_ms) + ", mean " +
                       fmt(r.mean_latency_ms) + ", max " + fmt(r.max_latency_ms) + ")");
 }
@@ -88,7 +93,8 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
         if (precision != "fp32") out.push_back(path + ": a bare pattern key must hold an fp32 record");
     } else if (key != fusion_key(r.fusion_pattern, r.input_shape, precision)) {
         out.push_back(path + ": key does not match the record (expected \"" +
-                      fusion_key(r.fusion_pattern, r.input_shape, precision) + "\" or \"" + r.fusion_pattern + "\")");
+                      fusion_key(r.fusion_pattern, r.input_shape, precision) + "\" or \"" + r.fusion_pattern +
+                      "\")");
     }
     if (r.num_operators != static_cast<int64_t>(r.operators.size()))
         out.push_back(path + ".num_operators: " + std::to_string(r.num_operators) + " but operators has " +
@@ -103,10 +109,11 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
         out.push_back(path + ".speedup_factor: " + fmt(r.speedup_factor) + " but unfused/fused latency is " +
                       fmt(speedup));
     if (!(std::fabs(r.gflops_improvement - (r.speedup_factor - 1)) <= 0.01 * std::fabs(r.speedup_factor)))
-        out.push_back(path + ".gflops_improvement: " + fmt(r.gflops_improvement) + " but speedup_factor - 1 is " +
-                      fmt(r.speedup_factor - 1));
+        out.push_back(path + ".gflops_improvement: " + fmt(r.gflops_improvement) +
+                      " but speedup_factor - 1 is " + fmt(r.speedup_factor - 1));
     if (r.unfused_memory_bytes > 0) {
-        const double red = 1 - static_cast<double>(r.fused_memory_bytes) / static_cast<double>(r.unfused_memory_bytes);
+        const double red =
+            1 - static_cast<double>(r.fused_memory_bytes) / static_cast<double>(r.unfused_memory_bytes);
         if (!near_rel(r.memory_reduction, red, 0.01, 1e-9))
             out.push_back(path + ".memory_reduction: " + fmt(r.memory_reduction) +
                           " but 1 - fused/unfused bytes is " + fmt(red));
@@ -153,7 +160,8 @@ std::vector<std::string> validate(const json::value& doc) {
         bool records_ok = true;
         for (size_t i = 0; i < p.operation_profiles.size(); ++i) {
             records_ok = records_ok && res.operation_ok[i];
-            if (res.operation_ok[i]) check_operation(p.operation_profiles[i].first, p.operation_profiles[i].second, out);
+            if (res.operation_ok[i])
+                check_operation(p.operation_profiles[i].first, p.operation_profiles[i].second, out);
         }
         for (size_t i = 0; i < p.fusion_profiles.size(); ++i) {
             if (res.fusion_ok[i]) check_fusion(p.fusion_profiles[i].first, p.fusion_profiles[i].second, out);
@@ -173,8 +181,8 @@ std::vector<std::string> validate(const json::value& doc) {
                 {"bandwidth_efficiency", {p.bandwidth_efficiency, expected.bandwidth_efficiency}}};
             for (const auto& [name, v] : aggs) {
                 if (!near_rel(v.first, v.second, 1e-6))
-                    out.push_back(std::string(name) + ": " + fmt(v.first) + " but the records give " + fmt(v.second) +
-                                  " (compute records only)");
+                    out.push_back(std::string(name) + ": " + fmt(v.first) + " but the records give " +
+                                  fmt(v.second) + " (compute records only)");
             }
         }
     } catch (const std::exception& e) {

@@ -1,12 +1,12 @@
 // Shared helpers for the profile suite: sample files and a small profile built in code.
 #pragma once
 
-#include "calib/core/profile.hpp"
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include "calib/core/profile.hpp"
 
 namespace calib::core::test {
 
@@ -21,9 +21,12 @@ inline std::string read_sample(const std::string& name) {
     return ss.str();
 }
 
-inline boost::json::value sample_doc(const std::string& name) { return boost::json::parse(read_sample(name)); }
+inline boost::json::value sample_doc(const std::string& name) {
+    return boost::json::parse(read_sample(name));
+}
 
-inline OperationRecord matmul_record(int64_t n, double gflops, double efficiency, const std::string& precision = "") {
+inline OperationRecord matmul_record(int64_t n, double gflops, double efficiency,
+                                     const std::string& precision = "") {
     OperationRecord r;
     r.operation_type = "matmul";
     r.measured_gflops = gflops;

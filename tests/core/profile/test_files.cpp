@@ -1,9 +1,9 @@
-#include "profile_test_util.hpp"
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include <sys/stat.h>
-#include <unistd.h>
+#include "profile_test_util.hpp"
 
 using namespace calib::core;
 using namespace calib::core::test;

@@ -1,11 +1,10 @@
-#include "profile_test_util.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
+
+#include "profile_test_util.hpp"
 
 using namespace calib::core;
 using namespace calib::core::test;
@@ -28,9 +27,12 @@ Profile small_profile() {
     p.theoretical_bandwidth_gbps = 1e-300;
     p.measured_bandwidth_gbps = -0.0;
     p.operation_profiles.emplace_back("matmul_matrix_size=512_small", matmul_record(512, 0.1, 1.0 / 3.0));
-    p.operation_profiles.emplace_back("matmul_matrix_size=2048_medium", matmul_record(2048, 5e-324, 2.0 / 3.0));
-    p.fusion_profiles.emplace_back("QK_Softmax@4x256x64", fusion_record("QK_Softmax", {4, 256, 64}, 3.3, 1.1));
-    p.precision_matrix = json::object{{"hardware_name", "box"}, {"supported_precisions", json::array{"fp32"}}};
+    p.operation_profiles.emplace_back("matmul_matrix_size=2048_medium",
+                                      matmul_record(2048, 5e-324, 2.0 / 3.0));
+    p.fusion_profiles.emplace_back("QK_Softmax@4x256x64",
+                                   fusion_record("QK_Softmax", {4, 256, 64}, 3.3, 1.1));
+    p.precision_matrix =
+        json::object{{"hardware_name", "box"}, {"supported_precisions", json::array{"fp32"}}};
     p.extensions["run"] = json::object{{"complete", false}};
     p.extensions["x_other"] = json::array{1, 2.5, "s"};
     p.extensions["schema_version"] = kProfileSchemaVersion;
@@ -74,22 +76,37 @@ TEST_CASE("doubles read back bit for bit, unlike Boost.JSON 1.81's default parse
 }
 
 TEST_CASE("doubles are written as floats, integers as integers", "[profile][json]") {
-    const std::string text = pretty_print(json::object{{"f", 1.0}, {"i", 1}, {"neg", -0.0}, {"tiny", 1e-300}});
+    const std::string text =
+        pretty_print(json::object{{"f", 1.0}, {"i", 1}, {"neg", -0.0}, {"tiny", 1e-300}});
     CHECK(text == "{\n  \"f\": 1.0,\n  \"i\": 1,\n  \"neg\": -0.0,\n  \"tiny\": 1e-300\n}\n");
 }
 
-TEST_CASE("top-level keys come in the origin's order, then precision_matrix, then extensions", "[profile][json]") {
+TEST_CASE("top-level keys come in the origin's order, then precision_matrix, then extensions",
+          "[profile][json]") {
     Profile p = small_profile();
-    p.extensions = json::object{{"zz_custom", 1}, {"run", json::object{}}, {"calib_version", "0.1.0"},
-                                {"schema_version", 1}};
+    p.extensions = json::object{
+        {"zz_custom", 1}, {"run", json::object{}}, {"calib_version", "0.1.0"}, {"schema_version", 1}};
     const json::object o = to_json(p).as_object();
     std::vector<std::string> keys;
     for (const auto& kv : o) keys.emplace_back(kv.key());
-    const std::vector<std::string> expected = {
-        "metadata", "theoretical_peak_gflops", "theoretical_bandwidth_gbps", "best_measured_gflops",
-        "avg_measured_gflops", "worst_measured_gflops", "measured_bandwidth_gbps", "bandwidth_efficiency",
-        "best_efficiency", "avg_efficiency", "worst_efficiency", "operation_profiles", "fusion_profiles",
-        "precision_matrix", "schema_version", "calib_version", "run", "zz_custom"};
+    const std::vector<std::string> expected = {"metadata",
+                                               "theoretical_peak_gflops",
+                                               "theoretical_bandwidth_gbps",
+                                               "best_measured_gflops",
+                                               "avg_measured_gflops",
+                                               "worst_measured_gflops",
+                                               "measured_bandwidth_gbps",
+                                               "bandwidth_efficiency",
+                                               "best_efficiency",
+                                               "avg_efficiency",
+                                               "worst_efficiency",
+                                               "operation_profiles",
+                                               "fusion_profiles",
+                                               "precision_matrix",
+                                               "schema_version",
+                                               "calib_version",
+                                               "run",
+                                               "zz_custom"};
     CHECK(keys == expected);
     // Record fields in the origin's order too.
     const auto& rec = o.at("fusion_profiles").as_object().begin()->value().as_object();
@@ -101,7 +118,8 @@ TEST_CASE("pretty_print: 2-space indent, one key per line", "[profile][json]") {
     const json::value v = json::object{{"a", json::object{{"b", json::array{1, 2}}, {"c", json::array{}}}},
                                        {"d", json::array{json::object{{"e", nullptr}}}}};
     CHECK(pretty_print(v) ==
-          "{\n  \"a\": {\n    \"b\": [1, 2],\n    \"c\": []\n  },\n  \"d\": [\n    {\n      \"e\": null\n    }\n  ]\n}\n");
+          "{\n  \"a\": {\n    \"b\": [1, 2],\n    \"c\": []\n  },\n  \"d\": [\n    {\n      \"e\": null\n    "
+          "}\n  ]\n}\n");
     CHECK(json::parse(pretty_print(v)) == v);
 }
 
@@ -140,7 +158,8 @@ TEST_CASE("the sample profile loads with its extensions preserved", "[profile][j
     CHECK(p.extensions.at("x_vendor_note").as_string() == "unknown top-level keys are kept");
     // Written back, the file is the same document except that the float field now reads as a float.
     json::value expected = sample_doc("good.json");
-    expected.at("operation_profiles").at("matmul_matrix_size=1024_medium").as_object()["measured_gflops"] = 600.0;
+    expected.at("operation_profiles").at("matmul_matrix_size=1024_medium").as_object()["measured_gflops"] =
+        600.0;
     CHECK(json::parse(to_json_text(p)) == expected);
 }
 
@@ -170,7 +189,8 @@ std::string error_of(const std::function<void()>& f) {
 TEST_CASE("malformed sample files give ProfileError naming the path", "[profile][json]") {
     const std::pair<const char*, const char*> cases[] = {
         {"bad_unknown_metadata_field.json", "metadata.gpu_model"},
-        {"bad_unknown_record_field.json", "operation_profiles.matmul_matrix_size=512_small.median_latency_ms"},
+        {"bad_unknown_record_field.json",
+         "operation_profiles.matmul_matrix_size=512_small.median_latency_ms"},
         {"bad_missing_fusion_field.json", "fusion_profiles.Linear_Bias_ReLU.num_trials"},
         {"bad_float_for_int.json", "operation_profiles.matmul_matrix_size=1024_medium.num_trials"},
         {"bad_string_for_bool.json", "operation_profiles.matmul_matrix_size=1024_medium.memory_bound"},
@@ -199,8 +219,9 @@ TEST_CASE("parse errors report line and column", "[profile][json]") {
 TEST_CASE("hostile input never crashes the reader", "[profile][json]") {
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     CHECK_THROWS_AS(parse_profile(deep), ProfileError);
-    for (const char* text : {"[]", "null", "42", "\"s\"", "{\"metadata\": []}", "{\"metadata\": {\"cpu_count\": 1e300}}",
-                             "{\"metadata\": {\"cpu_count\": 99999999999999999999}}", "\x01\x02\x03"}) {
+    for (const char* text :
+         {"[]", "null", "42", "\"s\"", "{\"metadata\": []}", "{\"metadata\": {\"cpu_count\": 1e300}}",
+          "{\"metadata\": {\"cpu_count\": 99999999999999999999}}", "\x01\x02\x03"}) {
         INFO(text);
         CHECK_THROWS_AS(parse_profile(text), ProfileError);
     }

@@ -1,8 +1,7 @@
-#include "profile_test_util.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
+
+#include "profile_test_util.hpp"
 
 using namespace calib::core;
 using namespace calib::core::test;
@@ -72,9 +71,9 @@ TEST_CASE("record size from m,k,n or input_shape; failed records ignored", "[pro
 
 TEST_CASE("fusion_speedup interpolates in log(element count)", "[profile][query]") {
     Profile p;
-    p.fusion_profiles.emplace_back("P@10x10", fusion_record("P", {10, 10}, 1.0, 1.0));        // 100 elements: 1.0
-    p.fusion_profiles.emplace_back("P@100x100", fusion_record("P", {100, 100}, 2.0, 1.0));    // 10^4: 2.0
-    p.fusion_profiles.emplace_back("P", fusion_record("P", {100, 100}, 2.0, 1.0));            // bare copy
+    p.fusion_profiles.emplace_back("P@10x10", fusion_record("P", {10, 10}, 1.0, 1.0));  // 100 elements: 1.0
+    p.fusion_profiles.emplace_back("P@100x100", fusion_record("P", {100, 100}, 2.0, 1.0));  // 10^4: 2.0
+    p.fusion_profiles.emplace_back("P", fusion_record("P", {100, 100}, 2.0, 1.0));          // bare copy
     p.fusion_profiles.emplace_back("P@10x10@bf16", fusion_record("P", {10, 10}, 3.0, 1.0, "bf16"));
     FusionRecord failed = fusion_record("P", {1000, 1000}, 9.0, 1.0);
     failed.extra_params["status"] = "crashed";
@@ -82,13 +81,14 @@ TEST_CASE("fusion_speedup interpolates in log(element count)", "[profile][query]
     const ProfileQuery q(p);
     CHECK(q.fusion_speedup("P", {10, 10}) == 1.0);
     CHECK(q.fusion_speedup("P", {100, 100}) == 2.0);
-    CHECK(q.fusion_speedup("P", {1000}) == Approx(1.5));    // halfway in log: 10^3
+    CHECK(q.fusion_speedup("P", {1000}) == Approx(1.5));        // halfway in log: 10^3
     CHECK(q.fusion_speedup("P", {10, 10, 10}) == Approx(1.5));  // any rank: element count
-    CHECK(q.fusion_speedup("P", {2}) == 1.0);               // clamped below
-    CHECK(q.fusion_speedup("P", {1000, 1000}) == 2.0);      // clamped above; the crashed record is ignored
-    CHECK(q.fusion_speedup("P", {}) == 2.0);                // no shape: the largest measured
+    CHECK(q.fusion_speedup("P", {2}) == 1.0);                   // clamped below
+    CHECK(q.fusion_speedup("P", {1000, 1000}) == 2.0);  // clamped above; the crashed record is ignored
+    CHECK(q.fusion_speedup("P", {}) == 2.0);            // no shape: the largest measured
     CHECK(q.fusion_speedup("P", {100, 100}, "bf16") == 3.0);
-    CHECK(q.fusion_speedup("P", {10, 10}, "") == Approx(2.0));  // any precision: fp32 1.0 and bf16 3.0 averaged
+    CHECK(q.fusion_speedup("P", {10, 10}, "") ==
+          Approx(2.0));  // any precision: fp32 1.0 and bf16 3.0 averaged
     CHECK(q.fusion_speedup("Q", {10}) == 1.0);
     CHECK(q.fusion_speedup("Q", {10}, "fp32", 0.7) == 0.7);
     CHECK(q.fusion_speedup("P", {10}, "fp16", 1.3) == 1.3);

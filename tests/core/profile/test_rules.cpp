@@ -1,14 +1,16 @@
-#include "profile_test_util.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "profile_test_util.hpp"
 
 using namespace calib::core;
 using namespace calib::core::test;
 
 TEST_CASE("operation_key follows the origin scheme", "[profile][rules]") {
-    CHECK(operation_key("matmul", {{"matrix_size", "1024"}}, {1024, 1024}) == "matmul_matrix_size=1024_medium");
+    CHECK(operation_key("matmul", {{"matrix_size", "1024"}}, {1024, 1024}) ==
+          "matmul_matrix_size=1024_medium");
     CHECK(operation_key("matmul", {{"matrix_size", "512"}}, {512, 512}) == "matmul_matrix_size=512_small");
-    CHECK(operation_key("matmul", {{"matrix_size", "4096"}}, {4096, 4096}) == "matmul_matrix_size=4096_large");
+    CHECK(operation_key("matmul", {{"matrix_size", "4096"}}, {4096, 4096}) ==
+          "matmul_matrix_size=4096_large");
     // Parameters sorted by name, whatever order they come in.
     CHECK(operation_key("matmul", {{"precision", "bf16"}, {"matrix_size", "64"}}, {64, 64}) ==
           "matmul_matrix_size=64_precision=bf16_small");

@@ -1,8 +1,7 @@
-#include "profile_test_util.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <limits>
+
+#include "profile_test_util.hpp"
 
 using namespace calib::core;
 using namespace calib::core::test;
@@ -109,7 +108,8 @@ TEST_CASE("validate requires suspicious on efficiency above 1", "[profile][valid
     json::value doc = sample_doc("good.json");
     op(doc, "matmul_matrix_size=1024_precision=bf16_medium")["extra_params"].as_object().erase("suspicious");
     CHECK(mentions(validate(doc), "matmul_matrix_size=1024_precision=bf16_medium.efficiency"));
-    op(doc, "matmul_matrix_size=1024_precision=bf16_medium")["extra_params"].as_object()["suspicious"] = false;
+    op(doc, "matmul_matrix_size=1024_precision=bf16_medium")["extra_params"].as_object()["suspicious"] =
+        false;
     CHECK(mentions(validate(doc), "matmul_matrix_size=1024_precision=bf16_medium.efficiency"));
 }
 
@@ -151,7 +151,8 @@ TEST_CASE("validate never crashes on hostile documents", "[profile][validate]") 
     json::value doc = sample_doc("good.json");
     doc.as_object()["x_deep"] = deep;
     CHECK(validate(doc).empty());  // unknown top-level keys may nest; only checked for finiteness
-    for (json::value v : {json::value(nullptr), json::value(1), json::value("s"), json::value(json::object{})}) {
+    for (json::value v :
+         {json::value(nullptr), json::value(1), json::value("s"), json::value(json::object{})}) {
         CHECK_FALSE(validate(v).empty());
     }
     doc = sample_doc("good.json");
