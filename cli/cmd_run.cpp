@@ -115,7 +115,12 @@ std::string check_output_path(const std::string& out) {
     if (fs::is_directory(p)) return "output path is a directory: " + out;
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     if (!fs::is_directory(dir)) return "output folder does not exist: " + dir.string();
-    if (::access(dir.c_str(), W_OK) != 0) return "output folder is not writable: " + dir.string();
+    // Try it (access() says yes to root even on read-only or virtual file systems); leave nothing behind.
+    std::string probe = (dir / ".calib-write-test-XXXXXX").string();
+    int fd = ::mkstemp(probe.data());
+    if (fd < 0) return "output folder is not writable: " + dir.string();
+    ::close(fd);
+    ::unlink(probe.c_str());
     if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0) return "output file is not writable: " + out;
     return {};
 }
@@ -125,6 +130,7 @@ std::string check_output_path(const std::string& out) {
 int cmd_run(const Args& args) {
     DiscoveryArgs disc;
     std::string hardware, output, filter, policy_name = "adaptive";
+    double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
@@ -148,6 +154,9 @@ int cmd_run(const Args& args) {
         "warmup", po::value(&warmup), "warm-up seconds per case (default 0.02)")(
         "repetitions", po::value(&repetitions), "fixed number of samples per case (reproducible mode)")(
         "policy", po::value(&policy_name), "measurement policy: adaptive (default) or fixed")(
+        "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
+        "case-timeout", po::value(&case_timeout),
+        "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
         "json", po::bool_switch(&as_json), "write the profile to stdout")(
         "quiet,q", po::bool_switch(&quiet), "no progress output")(
         "verbose,v", po::bool_switch(&verbose), "one line per case and per plugin");
@@ -192,6 +201,12 @@ int cmd_run(const Args& args) {
         if (repetitions < 1) return usage_error("--repetitions must be at least 1");
         o.policy.fixed_samples = static_cast<std::size_t>(repetitions);
         o.policy_name = "fixed";
+    }
+    if (!(scan_timeout > 0)) return usage_error("--scan-timeout must be a positive number of seconds");
+    o.worker.scan_timeout_seconds = scan_timeout;
+    if (vm.count("case-timeout")) {
+        if (!(case_timeout > 0)) return usage_error("--case-timeout must be a positive number of seconds");
+        o.run_timeout_seconds = case_timeout;
     }
     if (vm.count("policy")) {
         auto names = core::policy_names();

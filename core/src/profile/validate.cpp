@@ -89,9 +89,12 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
     const std::string path = child_path("fusion_profiles", key);
     const std::string status = check_extra_params(r.extra_params, child_path(path, "extra_params"), out);
     const std::string precision = precision_of(r.extra_params);
-    if (key == r.fusion_pattern) {
+    // A second record of the same pattern, shape and precision (another plugin or device) carries a
+    // "#<n>" suffix; the base key must still match.
+    const std::string base = key.substr(0, key.find('#'));
+    if (base == r.fusion_pattern) {
         if (precision != "fp32") out.push_back(path + ": a bare pattern key must hold an fp32 record");
-    } else if (key != fusion_key(r.fusion_pattern, r.input_shape, precision)) {
+    } else if (base != fusion_key(r.fusion_pattern, r.input_shape, precision)) {
         out.push_back(path + ": key does not match the record (expected \"" +
                       fusion_key(r.fusion_pattern, r.input_shape, precision) + "\" or \"" + r.fusion_pattern +
                       "\")");

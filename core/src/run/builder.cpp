@@ -102,7 +102,9 @@ std::vector<LevelRange> level_ranges(const HostInfo& h) {
     std::vector<LevelRange> out;
     double prev = 0;
     for (const auto& [level, bytes] : cap) {
-        out.push_back({"L" + std::to_string(level), prev * 1.5, 0.75 * static_cast<double>(bytes), bytes});
+        std::string name = "L";
+        name += std::to_string(level);
+        out.push_back({name, prev * 1.5, 0.75 * static_cast<double>(bytes), bytes});
         prev = static_cast<double>(bytes);
     }
     out.push_back({"DRAM", 4.0 * prev, 1e300, 0});
@@ -132,7 +134,8 @@ json::object memory_hierarchy(const RunResult& r, const std::vector<const CaseOu
                     if (pk == "kernel") kernel = pv;
                     if (pk == "working_set_bytes") ws = std::atof(pv.c_str());
                 }
-                if (kernel != k || ws <= range.lo || ws > range.hi) continue;
+                const bool dram = range.name == "DRAM";  // at least 4x the LLC, inclusive
+                if (kernel != k || (dram ? ws < range.lo : ws <= range.lo) || ws > range.hi) continue;
                 double gbps = o->info.bytes / o->measurement->stats.median / 1e9;
                 best = std::max(best, gbps);
                 if (std::string(k) == "copy") used.push_back(static_cast<int64_t>(ws));
@@ -478,6 +481,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     for (const auto* c : failed) {
         json::object j;
         j["plugin"] = c->plugin_id;
+        j["plugin_path"] = c->plugin_path;
         j["case"] = c->info.name;
         if (c->unfused) j["unfused_case"] = c->unfused->name;
         j["family"] = to_string(c->info.family);

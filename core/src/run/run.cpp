@@ -156,7 +156,8 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
 
     auto policy = make_policy(o.policy_name, o.policy);
-    const double run_timeout = o.run_timeout_factor * o.policy.time_budget_seconds + 10.0;
+    const double run_timeout =
+        o.run_timeout_seconds.value_or(o.run_timeout_factor * o.policy.time_budget_seconds + 10.0);
 
     std::vector<std::pair<const PluginRecord*, std::vector<Selected>>> work;
     std::size_t total = 0;
@@ -180,6 +181,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             if (progress != nullptr) progress->case_started(plugin->id, s.primary->name, done, total);
             CaseOutcome out;
             out.plugin_id = plugin->id;
+            out.plugin_path = plugin->path;
             out.device_name = plugin->device_name;
             out.info = *s.primary;
             if (s.unfused != nullptr) out.unfused = *s.unfused;

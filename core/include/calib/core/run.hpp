@@ -32,6 +32,7 @@ struct RunOptions {
     PolicyConfig policy;
     double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
     double run_timeout_factor = 10;           // a run call may take this x the case budget (+ 10 s)
+    std::optional<double> run_timeout_seconds; // explicit per-call limit (--case-timeout)
     std::string hardware_name;                // --hardware; default: the CPU model
     std::optional<double> peak_gflops;        // --peak-gflops (fp32, user)
     std::optional<double> peak_bandwidth;     // --peak-bandwidth (user)
@@ -40,6 +41,7 @@ struct RunOptions {
 // One case (compute or memory) or one fusion comparison, as it ended.
 struct CaseOutcome {
     std::string plugin_id;
+    std::string plugin_path;
     std::string device_name;
     CaseInfo info;                        // for fusion: the fused case
     std::optional<CaseInfo> unfused;      // fusion only

@@ -1,0 +1,82 @@
+// Helpers for the end-to-end CLI tests: run calib-host, capture its streams and exit code.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace calib::test {
+
+namespace fs = std::filesystem;
+
+struct Result {
+    int exit_code = -1;
+    std::string out, err;
+};
+
+inline std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+class Scratch {
+public:
+    Scratch() {
+        std::string t = (fs::temp_directory_path() / "calib-cli-XXXXXX").string();
+        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+        dir_ = t;
+    }
+    ~Scratch() {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    fs::path operator/(const std::string& n) const { return dir_ / n; }
+    const fs::path& path() const { return dir_; }
+
+private:
+    fs::path dir_;
+};
+
+// Runs `calib-host <args>` through the shell (args are shell words).
+inline Result host(const std::string& args) {
+    Scratch s;
+    std::string cmd = std::string(CALIB_HOST_BIN) + " " + args + " >" + (s / "out").string() + " 2>" +
+                      (s / "err").string() + " </dev/null";
+    int rc = std::system(cmd.c_str());
+    Result r;
+    r.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+    r.out = slurp(s / "out");
+    r.err = slurp(s / "err");
+    return r;
+}
+
+inline std::size_t count_lines(const std::string& s) {
+    std::size_t n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+// A small real profile made once per build tree by a short run of the built-in plugins (matmul at 256 in
+// three precisions, the STREAM copy/triad sweep, one fusion shape in fp32 and bf16).
+inline fs::path sample_profile() {
+    fs::path p = fs::path(CALIB_FIXTURE_DIR).parent_path() / "cli_sample_profile.json";
+    if (!fs::exists(p)) {
+        Result r = host(std::string("--plugins ") + CALIB_PLUGIN_DIR +
+                        " --no-default-plugins --quiet --time-budget 0.05 --filter "
+                        "'^(matmul_(fp32|bf16|fp16)_256|stream_(copy|triad)_.*|Linear_Bias_ReLU_(fp32|bf16)_128x512x512_.*)$'"
+                        " --output " + p.string());
+        if (r.exit_code != 0) throw std::runtime_error("sample profile run failed: " + r.err);
+    }
+    return p;
+}
+
+}  // namespace calib::test

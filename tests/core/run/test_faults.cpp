@@ -1,0 +1,105 @@
+// A run over a folder holding a good plugin and every fault fixture: the run completes, each fault is
+// recorded with its kind, and every good result is present and valid.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+
+#include "calib/core/run.hpp"
+
+using namespace calib::core;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Folder {
+    fs::path dir;
+    Folder() {
+        std::string t = (fs::temp_directory_path() / "calib-faults-XXXXXX").string();
+        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+        dir = t;
+    }
+    ~Folder() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+};
+
+std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
+
+}  // namespace
+
+TEST_CASE("every fault costs only its own results", "[run][faults]") {
+    Folder f;
+    const std::vector<std::string> variants = {
+        "good", "segv_prepare", "segv_run", "abort_run", "hang_run", "exit_run", "garbage_stdout", "nan_run",
+        "negative_run", "zero_run", "cpp", "ctor_crash", "ctor_hang", "ctor_exit", "init_error"};
+    for (const auto& v : variants)
+        fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / ("fixture_" + v + ".so"), f.dir / ("fixture_" + v + ".so"));
+
+    RunOptions o;
+    o.discovery.plugin_dirs = {f.dir};
+    o.discovery.use_env = false;
+    o.discovery.use_default_dir = false;
+    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
+    o.worker.scan_timeout_seconds = 2;
+    o.policy.time_budget_seconds = 0.05;
+    o.policy.warmup_seconds = 0.001;
+    o.policy.min_sample_seconds = 0.0005;
+    o.run_timeout_seconds = 2;
+    o.prepare_timeout_seconds = 5;
+
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == variants.size());
+    std::map<std::string, const PluginRecord*> by_stem;
+    for (const auto& p : plugins) by_stem[stem_of(p.path)] = &p;
+    CHECK(by_stem["fixture_ctor_crash"]->reason_code == RejectReason::crashed);
+    CHECK(by_stem["fixture_ctor_hang"]->reason_code == RejectReason::timed_out);
+    CHECK(by_stem["fixture_ctor_exit"]->reason_code == RejectReason::exited);
+    CHECK(by_stem["fixture_init_error"]->reason_code == RejectReason::init_failed);
+
+    std::atomic<bool> cancel{false};
+    RunResult r = run_calibration(o, plugins, cancel);
+    CHECK(r.complete);
+
+    // status of (plugin file, case name)
+    std::map<std::pair<std::string, std::string>, const CaseOutcome*> st;
+    for (const auto& c : r.outcomes) st[{stem_of(c.plugin_path), c.info.name}] = &c;
+    auto status = [&](const std::string& plugin, const std::string& name) {
+        auto it = st.find({"fixture_" + plugin, name});
+        return it == st.end() ? std::string("missing") : it->second->status;
+    };
+    CHECK(status("good", "busy_loop") == "ok");
+    CHECK(status("good", "lbr_fused") == "ok");
+    CHECK(status("segv_prepare", "busy_loop") == "crashed");
+    CHECK(status("segv_run", "busy_loop") == "crashed");
+    CHECK(st.at({"fixture_segv_run", "busy_loop"})->message.find("SIGSEGV") != std::string::npos);
+    CHECK(status("abort_run", "busy_loop") == "crashed");
+    CHECK(status("hang_run", "busy_loop") == "timed_out");
+    CHECK(status("exit_run", "busy_loop") == "exited");
+    CHECK(status("nan_run", "busy_loop") == "failed");
+    CHECK(status("negative_run", "busy_loop") == "failed");
+    CHECK(status("zero_run", "busy_loop") == "failed");
+    CHECK(status("garbage_stdout", "busy_loop") == "ok");
+    CHECK(status("cpp", "throws_in_run") == "failed");
+    CHECK(st.at({"fixture_cpp", "throws_in_run"})->message.find("kernel exploded") != std::string::npos);
+    CHECK(status("cpp", "unsupported_bf16") == "unsupported");
+    CHECK(status("cpp", "throws_non_std") == "failed");
+    CHECK(status("cpp", "ok") == "ok");
+    // After each fault the same plugin's next comparison still ran in a fresh worker.
+    for (const char* v : {"segv_prepare", "segv_run", "abort_run", "hang_run", "exit_run", "nan_run"})
+        CHECK(status(v, "lbr_fused") == "ok");
+
+    Profile p = build_profile(r, o);
+    auto problems = validate(to_json(p));
+    for (const auto& pr : problems) UNSCOPED_INFO(pr);
+    CHECK(problems.empty());
+    std::size_t failures = p.extensions.at("failed_cases").as_array().size();
+    CHECK(failures == 11);
+    bool good_fusion = false;
+    for (const auto& [k, rec] : p.fusion_profiles) good_fusion |= rec.fusion_pattern == "Linear_Bias_ReLU";
+    CHECK(good_fusion);
+    const auto& plist = p.extensions.at("plugins").as_array();
+    std::size_t rejected = 0;
+    for (const auto& j : plist) rejected += j.at("status") == "rejected";
+    CHECK(rejected == 4);
+}
