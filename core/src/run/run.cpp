@@ -208,7 +208,8 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                     out.message = "interrupted before the measurement finished";
                 }
             } catch (const WorkerFailure& f) {
-                out.status = status_of(f);
+                // A second interrupt kills the worker: that is a cancellation, not a crash.
+                out.status = cancel.load() ? "cancelled" : status_of(f);
                 out.message = f.what();
             } catch (const std::exception& e) {
                 out.status = "failed";
