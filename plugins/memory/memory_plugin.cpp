@@ -89,19 +89,24 @@ static std::string convention(Kernel k) {
 
 std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches) {
     const auto sizes = sweep_sizes(caches);
-    // Quick: the sweep point nearest to half of each cache level, and the largest (DRAM).
-    std::vector<std::size_t> quick_sizes{sizes.back()};
+    // Level points: the sweep point nearest to half of each cache level, and the largest (DRAM).
+    std::vector<std::size_t> level_sizes{sizes.back()};
     for (std::size_t target : {caches.l1d / 2, caches.l2 / 2, caches.llc / 2}) {
         const auto it = std::min_element(sizes.begin(), sizes.end(), [&](std::size_t x, std::size_t y) {
             return std::fabs(std::log2(double(x) / double(target))) < std::fabs(std::log2(double(y) / double(target)));
         });
-        quick_sizes.push_back(*it);
+        level_sizes.push_back(*it);
     }
 
     std::vector<sdk::CaseSpec> out;
     for (Kernel k : {Kernel::copy, Kernel::scale, Kernel::add, Kernel::triad}) {
         const std::size_t arrays = static_cast<std::size_t>(arrays_used(k));
+        const bool full_sweep = k == Kernel::copy || k == Kernel::triad;
         for (std::size_t ws : sizes) {
+            // copy and triad sweep every octave (the roofline's slopes); scale and add are measured at
+            // one point per level (the middle of each cache, and DRAM), enough for the hierarchy table.
+            const bool level_point = std::find(level_sizes.begin(), level_sizes.end(), ws) != level_sizes.end();
+            if (!full_sweep && !level_point) continue;
             // Whole 64-byte lines per array, so each array starts aligned and splits into whole lines.
             const std::size_t n = std::max<std::size_t>(8, ws / (arrays * sizeof(double)) / 8 * 8);
             const std::size_t bytes = n * arrays * sizeof(double);
@@ -113,8 +118,7 @@ std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches) {
             c.shape = {static_cast<int64_t>(n)};
             c.flops = 0;
             c.bytes = static_cast<double>(bytes);
-            c.quick = (k == Kernel::triad || k == Kernel::copy) &&
-                      std::find(quick_sizes.begin(), quick_sizes.end(), ws) != quick_sizes.end();
+            c.quick = full_sweep && level_point;
             c.params = {{"kernel", kernel_name(k)},
                         {"working_set_bytes", std::to_string(bytes)},
                         {"convention", convention(k)}};

@@ -58,7 +58,8 @@ struct PeakLookup {
     }
 };
 
-void add_stats(json::object& e, const SampleStats& s, const Measurement& m) {
+void add_stats(json::object& e, const SampleStats& s, const Measurement& m, double case_seconds) {
+    e["case_seconds"] = case_seconds;  // wall time of the case: prepare, warm-up, samples, release
     e["median_latency_ms"] = ms(s.median);
     e["p10_latency_ms"] = ms(s.p10);
     e["p90_latency_ms"] = ms(s.p90);
@@ -246,7 +247,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["plugin"] = c->plugin_id;
         e["case"] = ci.name;
         add_instance(e, c->instance, "");
-        add_stats(e, st, *c->measurement);
+        add_stats(e, st, *c->measurement, c->wall_seconds);
         e["flops"] = ci.flops;
         e["bytes"] = ci.bytes;
         e["peak_gflops"] = peak;
@@ -283,7 +284,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["plugin"] = c->plugin_id;
         e["case"] = ci.name;
         add_instance(e, c->instance, "");
-        add_stats(e, st, *c->measurement);
+        add_stats(e, st, *c->measurement, c->wall_seconds);
         e["bytes"] = ci.bytes;
         e["peak_bandwidth_gbps"] = bw_peak;
         e["peak_source"] = bw_source;
@@ -352,6 +353,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["iterations_per_sample"] = static_cast<int64_t>(pm.a.iterations_per_sample);
         e["unfused_iterations_per_sample"] = static_cast<int64_t>(pm.b.iterations_per_sample);
         e["stopping_reason"] = to_string(pm.reason);
+        e["case_seconds"] = c->wall_seconds;
         e["fused_case"] = f.name;
         e["unfused_case"] = u.name;
         std::string key = f.fusion_pattern + "@" + shape_text(f.shape);
@@ -472,7 +474,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         j["operation"] = c->info.operation_type;
         j["gbps"] = c->info.bytes / c->measurement->stats.median / 1e9;
         j["bytes"] = c->info.bytes;
-        add_stats(j, c->measurement->stats, *c->measurement);
+        add_stats(j, c->measurement->stats, *c->measurement, c->wall_seconds);
         j["case"] = c->info.name;
         sweep_arr.push_back(std::move(j));
     }
