@@ -17,8 +17,8 @@ struct CacheSizes {
 // Data/unified cache sizes of cpu0 from /sys/devices/system/cpu/cpu0/cache/index*/ (`root` for tests).
 CacheSizes read_cache_sizes(const std::string& root = "/sys/devices/system/cpu/cpu0/cache");
 
-// Working-set sizes (total bytes of a kernel's arrays): powers of two from 8 KiB up to the first one
-// at or above 4 x LLC.
+// Working-set sizes (total bytes of a kernel's arrays): powers of two from 8 KiB up to 2 x LLC, then the
+// first one at or above 12 x LLC (each array of a 3-array kernel >= 4 x LLC: the DRAM point).
 std::vector<std::size_t> sweep_sizes(const CacheSizes& caches);
 
 // "256KiB", "8MiB".

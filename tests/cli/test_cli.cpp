@@ -12,7 +12,7 @@
 using namespace calib::test;
 namespace json = boost::json;
 
-TEST_CASE("--version prints a version", "[cli]") {
+TEST_CASE("calib-host --version prints a version", "[cli]") {
     auto r = host("--version");
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("calib-host 0.") == 0);
@@ -106,7 +106,7 @@ TEST_CASE("usage errors: one line on stderr, exit 2, no output file", "[cli][err
     CHECK(r.err.find("attention") != std::string::npos);
 }
 
-TEST_CASE("run --json writes only the profile to stdout", "[cli][run]") {
+TEST_CASE("calib-host run --json writes only the profile to stdout", "[cli][run]") {
     auto r = host(std::string("--no-default-plugins --plugins ") + CALIB_PLUGIN_DIR +
                   " --time-budget 0.05 --filter '^matmul_fp32_256$' --json");
     REQUIRE(r.exit_code == 0);
