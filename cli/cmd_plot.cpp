@@ -45,7 +45,7 @@ const char* colour(std::size_t i) {
 }
 
 struct Axes {
-    double x0 = 1e-2, x1 = 1e3, y0 = 1, y1 = 1e4;  // FLOP/byte, GFLOPS
+    double x0 = 1e-2, x1 = 1e4, y0 = 1, y1 = 1e4;  // FLOP/byte, GFLOPS
     double left = 80, top = 40, width = 760, height = 480;
     double X(double ai) const { return left + width * (std::log10(ai) - std::log10(x0)) / (std::log10(x1) - std::log10(x0)); }
     double Y(double g) const { return top + height * (1 - (std::log10(g) - std::log10(y0)) / (std::log10(y1) - std::log10(y0))); }
@@ -113,11 +113,14 @@ std::string render_roofline(const core::Profile& p) {
     std::size_t ci = 0;
     for (const auto& [name, bw] : slopes) {
         double xa = std::max(ax.x0, ax.y0 / bw), xb = std::min(ax.x1, top_ceiling / bw);
+        // Labels sit on their own line at staggered heights, so parallel slopes never overlap them.
+        const double label_y = std::max(ax.y0 * std::pow(10, 0.8 + 0.5 * static_cast<double>(ci)), bw * xa * 1.5);
         s << "<g class=\"series\" data-series=\"bandwidth-" << esc(name) << "\" stroke=\"#555\" stroke-dasharray=\""
           << (ci == slopes.size() - 1 ? "none" : "6,3") << "\">"
           << "<line x1=\"" << fmt(ax.X(xa)) << "\" y1=\"" << fmt(ax.Y(bw * xa)) << "\" x2=\"" << fmt(ax.X(xb))
           << "\" y2=\"" << fmt(ax.Y(bw * xb)) << "\" stroke-width=\"1.5\"/>"
-          << "<text x=\"" << fmt(ax.X(xa) + 4) << "\" y=\"" << fmt(ax.Y(bw * xa) - 4) << "\" stroke=\"none\" fill=\"#555\">"
+          << "<text x=\"" << fmt(ax.X(label_y / bw) + 6) << "\" y=\"" << fmt(ax.Y(label_y) + 4)
+          << "\" stroke=\"none\" fill=\"#555\">"
           << esc(name) << " " << fmt(bw) << " GB/s</text></g>\n";
         ++ci;
     }
@@ -163,6 +166,7 @@ std::string render_roofline(const core::Profile& p) {
     double ly = ax.top + 10;
     s << "<g class=\"legend\">";
     for (auto& [prec, col] : prec_colour) {
+        if (!points.count(prec)) continue;  // ceilings carry their own labels
         s << "<circle cx=\"" << ax.left + 14 << "\" cy=\"" << fmt(ly) << "\" r=\"4\" fill=\"" << col << "\"/><text x=\""
           << ax.left + 24 << "\" y=\"" << fmt(ly + 4) << "\">matmul " << esc(prec) << "</text>";
         ly += 16;
