@@ -156,8 +156,6 @@ std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_ro
     return take_role(pair, role);
 }
 
-std::string FusedAttentionPlugin::device_name() const { return cpu_model_name(); }
-
 std::vector<sdk::CaseSpec> FusedAttentionPlugin::cases() {
     // (B, S, D): the origin's three shapes plus one longer sequence.
     const std::array<std::array<int64_t, 3>, 4> shapes{
@@ -172,7 +170,6 @@ std::vector<sdk::CaseSpec> FusedAttentionPlugin::cases() {
                 FusionCase f;
                 f.pattern = pattern_name(pat);
                 f.precision = prec;
-                f.shape_text = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
                 f.operation_type = "attention";
                 f.shape = {s[0], s[1], s[2]};
                 f.flops = flops(pr);
@@ -183,20 +180,11 @@ std::vector<sdk::CaseSpec> FusedAttentionPlugin::cases() {
                                 {"seq_len", std::to_string(s[1])},
                                 {"head_dim", std::to_string(s[2])}};
                 f.quick = si == 1;  // the middle original shape
-                for (auto& cs : fusion_case_pair(f)) {
-                    problems_[cs.name] = pr;
-                    out.push_back(std::move(cs));
-                }
+                add_pair(out, f, pr);
             }
         }
     }
     return out;
-}
-
-std::unique_ptr<sdk::Instance> FusedAttentionPlugin::prepare(const sdk::CaseSpec& spec) {
-    auto it = problems_.find(spec.name);
-    if (it == problems_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
-    return prepare_problem(it->second, spec.fusion_role);
 }
 
 }  // namespace calib::fused_attention

@@ -218,8 +218,6 @@ std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_ro
     return take_role(pair, role);
 }
 
-std::string FusedConvPlugin::device_name() const { return cpu_model_name(); }
-
 std::vector<sdk::CaseSpec> FusedConvPlugin::cases() {
     // (B, C, H=W): the origin's three shapes plus one larger (twice the batch of the last).
     const std::array<std::array<int64_t, 3>, 4> shapes{
@@ -235,8 +233,6 @@ std::vector<sdk::CaseSpec> FusedConvPlugin::cases() {
                 FusionCase f;
                 f.pattern = pattern_name(pat);
                 f.precision = prec;
-                f.shape_text = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
-                               std::to_string(s[2]) + "x" + std::to_string(s[2]);
                 f.operation_type = depthwise(pat) ? "depthwise_conv" : "conv2d";
                 f.shape = {s[0], s[1], s[2], s[2]};
                 f.flops = flops(pr);
@@ -250,20 +246,11 @@ std::vector<sdk::CaseSpec> FusedConvPlugin::cases() {
                                 {"kernel_size", "3"},
                                 {"groups", depthwise(pat) ? std::to_string(s[1]) : "1"}};
                 f.quick = si == 1;  // the middle original shape
-                for (auto& cs : fusion_case_pair(f)) {
-                    problems_[cs.name] = pr;
-                    out.push_back(std::move(cs));
-                }
+                add_pair(out, f, pr);
             }
         }
     }
     return out;
-}
-
-std::unique_ptr<sdk::Instance> FusedConvPlugin::prepare(const sdk::CaseSpec& spec) {
-    auto it = problems_.find(spec.name);
-    if (it == problems_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
-    return prepare_problem(it->second, spec.fusion_role);
 }
 
 }  // namespace calib::fused_conv

@@ -46,14 +46,9 @@ double bytes(const Problem& p, calib_fusion_role role);
 onednn::FusionPair build_pair(const Problem& p, bool faulty_fused = false);
 std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role);
 
-class FusedConvPlugin : public sdk::Plugin {
+class FusedConvPlugin : public onednn::FusionPlugin<Problem, &prepare_problem> {
 public:
-    std::string device_name() const override;
     std::vector<sdk::CaseSpec> cases() override;
-    std::unique_ptr<sdk::Instance> prepare(const sdk::CaseSpec& spec) override;
-
-private:
-    std::map<std::string, Problem> problems_;  // by case name
 };
 
 }  // namespace calib::fused_conv

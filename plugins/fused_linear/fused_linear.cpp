@@ -145,8 +145,6 @@ std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_ro
     return take_role(pair, role);
 }
 
-std::string FusedLinearPlugin::device_name() const { return cpu_model_name(); }
-
 std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {
     // The origin's three shapes plus one larger, still moderate on a small CPU.
     const std::array<std::array<int64_t, 3>, 4> shapes{
@@ -162,7 +160,6 @@ std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {
                 FusionCase f;
                 f.pattern = pattern_name(pat);
                 f.precision = prec;
-                f.shape_text = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
                 f.operation_type = "linear";
                 f.shape = {s[0], s[1], s[2]};
                 f.flops = flops(pr);
@@ -173,20 +170,11 @@ std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {
                                 {"in_features", std::to_string(s[1])},
                                 {"out_features", std::to_string(s[2])}};
                 f.quick = si == 1;  // the middle original shape
-                for (auto& c : fusion_case_pair(f)) {
-                    problems_[c.name] = pr;
-                    out.push_back(std::move(c));
-                }
+                add_pair(out, f, pr);
             }
         }
     }
     return out;
-}
-
-std::unique_ptr<sdk::Instance> FusedLinearPlugin::prepare(const sdk::CaseSpec& spec) {
-    auto it = problems_.find(spec.name);
-    if (it == problems_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
-    return prepare_problem(it->second, spec.fusion_role);
 }
 
 }  // namespace calib::fused_linear

@@ -37,14 +37,9 @@ onednn::FusionPair build_pair(const Problem& p, bool faulty_fused = false);
 // build_pair + verify_pair (throws CALIB_VERIFICATION_FAILED) + keep the chain of `role`.
 std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role);
 
-class FusedLinearPlugin : public sdk::Plugin {
+class FusedLinearPlugin : public onednn::FusionPlugin<Problem, &prepare_problem> {
 public:
-    std::string device_name() const override;
     std::vector<sdk::CaseSpec> cases() override;
-    std::unique_ptr<sdk::Instance> prepare(const sdk::CaseSpec& spec) override;
-
-private:
-    std::map<std::string, Problem> problems_;  // by case name
 };
 
 }  // namespace calib::fused_linear

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -86,7 +87,6 @@ inline std::unique_ptr<ChainInstance> take_role(FusionPair& p, calib_fusion_role
 struct FusionCase {
     std::string pattern;         // "Linear_Bias_ReLU"
     std::string precision;       // "fp32"
-    std::string shape_text;      // "512x1024x1024"
     std::string operation_type;  // origin vocabulary: "linear", "conv2d", "attention", ...
     std::vector<int64_t> shape;
     double flops = 0;  // same for both roles: fusion changes traffic, not arithmetic
@@ -99,7 +99,12 @@ struct FusionCase {
 // The two cases of a comparison: "<pattern>_<precision>_<shape>_fused" and "..._unfused", sharing
 // the group "<pattern>_<precision>_<shape>", with "operators" and "num_operators" params added.
 inline std::vector<sdk::CaseSpec> fusion_case_pair(const FusionCase& f) {
-    const std::string group = f.pattern + "_" + f.precision + "_" + f.shape_text;
+    std::string shape_text;  // "512x1024x1024"
+    for (auto d : f.shape) {
+        if (!shape_text.empty()) shape_text += 'x';
+        shape_text += std::to_string(d);
+    }
+    const std::string group = f.pattern + "_" + f.precision + "_" + shape_text;
     std::string ops;
     for (const auto& o : f.operators) ops += (ops.empty() ? "" : ",") + o;
     std::vector<sdk::CaseSpec> out;
@@ -124,5 +129,30 @@ inline std::vector<sdk::CaseSpec> fusion_case_pair(const FusionCase& f) {
     }
     return out;
 }
+
+// What the three oneDNN fusion plugins share: the CPU device, a table from case name to the problem it
+// measures, and prepare() through the plugin's `prepare_problem` (build both chains, verify, keep one).
+template <class Problem, std::unique_ptr<ChainInstance> (*PrepareProblem)(const Problem&, calib_fusion_role)>
+class FusionPlugin : public sdk::Plugin {
+public:
+    std::string device_name() const override { return cpu_model_name(); }
+    std::unique_ptr<sdk::Instance> prepare(const sdk::CaseSpec& spec) override {
+        auto it = problems_.find(spec.name);
+        if (it == problems_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
+        return PrepareProblem(it->second, spec.fusion_role);
+    }
+
+protected:
+    // Appends the fused/unfused pair of `f` and remembers which problem both cases measure.
+    void add_pair(std::vector<sdk::CaseSpec>& out, const FusionCase& f, const Problem& problem) {
+        for (auto& c : fusion_case_pair(f)) {
+            problems_[c.name] = problem;
+            out.push_back(std::move(c));
+        }
+    }
+
+private:
+    std::map<std::string, Problem> problems_;  // by case name
+};
 
 }  // namespace calib::onednn
