@@ -4,20 +4,13 @@
 #include <iostream>
 
 #include "calib/core/profile.hpp"
+#include "json_fields.hpp"
 #include "options.hpp"
 
 namespace calib::cli {
 namespace {
 
 namespace json = boost::json;
-
-double num(const json::object& o, const char* key, double def = 0) {
-    auto* v = o.if_contains(key);
-    if (v == nullptr) return def;
-    if (v->is_double()) return v->as_double();
-    if (v->is_int64()) return static_cast<double>(v->as_int64());
-    return def;
-}
 
 struct Interval {
     double value, lo, hi;

@@ -1,5 +1,7 @@
 #include "summary.hpp"
 
+#include "json_fields.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -10,35 +12,6 @@ namespace calib::cli {
 namespace {
 
 namespace json = boost::json;
-
-std::string f(double v, int prec = 1) {
-    char b[48];
-    std::snprintf(b, sizeof b, "%.*f", prec, v);
-    return b;
-}
-
-std::string str(const json::object& o, const char* key, const std::string& def = "") {
-    auto* v = o.if_contains(key);
-    if (v == nullptr) return def;
-    if (v->is_string()) return std::string(v->as_string());
-    if (v->is_int64()) return std::to_string(v->as_int64());
-    if (v->is_double()) return f(v->as_double(), 3);
-    if (v->is_bool()) return v->as_bool() ? "true" : "false";
-    return def;
-}
-
-double num(const json::object& o, const char* key, double def = 0) {
-    auto* v = o.if_contains(key);
-    if (v == nullptr) return def;
-    if (v->is_double()) return v->as_double();
-    if (v->is_int64()) return static_cast<double>(v->as_int64());
-    return def;
-}
-
-bool flag(const json::object& o, const char* key) {
-    auto* v = o.if_contains(key);
-    return v != nullptr && v->is_bool() && v->as_bool();
-}
 
 std::string pad(std::string s, std::size_t w) {
     if (s.size() < w) s.append(w - s.size(), ' ');
@@ -64,7 +37,7 @@ std::string human_bytes(double b) {
         b /= 1024;
         ++u;
     }
-    return f(b, b < 10 ? 1 : 0) + " " + units[u];
+    return fixed(b, b < 10 ? 1 : 0) + " " + units[u];
 }
 
 }  // namespace
@@ -79,11 +52,11 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     std::vector<std::string> warnings;
 
     os << "HardwareCalibration: " << md.hardware_name << "\n";
-    os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << f(md.total_memory_gb) << " GiB\n";
+    os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << fixed(md.total_memory_gb) << " GiB\n";
     os << "  Calibrated " << md.calibration_date << " with " << md.calibration_tool_version;
     const auto& run = ext("run");
     if (!run.empty()) {
-        os << " in " << f(num(run, "wall_seconds")) << " s";
+        os << " in " << fixed(num(run, "wall_seconds")) << " s";
         if (run.contains("complete") && !flag(run, "complete")) {
             os << " (INCOMPLETE: interrupted)";
             warnings.push_back("the run was interrupted: this profile is partial");
@@ -96,19 +69,19 @@ void print_summary(std::ostream& os, const core::Profile& p) {
             if (!kv.value().is_object()) continue;
             const auto& pk = kv.value().as_object();
             if (num(pk, "gflops") <= 0) continue;
-            os << "  " << pad(std::string(kv.key()), 6) << rpad(f(num(pk, "gflops")), 10) << " GFLOPS  ["
+            os << "  " << pad(std::string(kv.key()), 6) << rpad(fixed(num(pk, "gflops")), 10) << " GFLOPS  ["
                << str(pk, "source") << "] " << str(pk, "formula") << "\n";
         }
     if (auto* b = peaks.if_contains("bandwidth"); b != nullptr && b->is_object())
-        os << "  memory" << rpad(f(num(b->as_object(), "gbps")), 10) << " GB/s    [" << str(b->as_object(), "source")
+        os << "  memory" << rpad(fixed(num(b->as_object(), "gbps")), 10) << " GB/s    [" << str(b->as_object(), "source")
            << "] " << str(b->as_object(), "formula") << "\n";
 
     os << "\nAggregates (compute records only)\n";
-    os << "  GFLOPS best/avg/worst: " << f(p.best_measured_gflops) << " / " << f(p.avg_measured_gflops) << " / "
-       << f(p.worst_measured_gflops) << "   efficiency: " << f(p.best_efficiency * 100) << "% / "
-       << f(p.avg_efficiency * 100) << "% / " << f(p.worst_efficiency * 100) << "%\n";
-    os << "  Memory bandwidth (DRAM copy): " << f(p.measured_bandwidth_gbps) << " GB/s ("
-       << f(p.bandwidth_efficiency * 100) << "% of " << f(p.theoretical_bandwidth_gbps) << ")\n";
+    os << "  GFLOPS best/avg/worst: " << fixed(p.best_measured_gflops) << " / " << fixed(p.avg_measured_gflops) << " / "
+       << fixed(p.worst_measured_gflops) << "   efficiency: " << fixed(p.best_efficiency * 100) << "% / "
+       << fixed(p.avg_efficiency * 100) << "% / " << fixed(p.worst_efficiency * 100) << "%\n";
+    os << "  Memory bandwidth (DRAM copy): " << fixed(p.measured_bandwidth_gbps) << " GB/s ("
+       << fixed(p.bandwidth_efficiency * 100) << "% of " << fixed(p.theoretical_bandwidth_gbps) << ")\n";
 
     // Matmul table by precision, then size.
     struct Row {
@@ -139,9 +112,9 @@ void print_summary(std::ostream& os, const core::Profile& p) {
            << rpad("median ms", 11) << rpad("p10-p90 ms", 20) << rpad("n", 5) << "  implementation\n";
         for (const auto& row : rows) {
             const auto& e = row.r->extra_params;
-            os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(f(row.r->measured_gflops), 9)
-               << rpad(f(row.r->efficiency * 100) + "%", 7) << rpad(f(num(e, "median_latency_ms"), 3), 11)
-               << rpad(f(num(e, "p10_latency_ms"), 3) + "-" + f(num(e, "p90_latency_ms"), 3), 20)
+            os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(fixed(row.r->measured_gflops), 9)
+               << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(num(e, "median_latency_ms"), 3), 11)
+               << rpad(fixed(num(e, "p10_latency_ms"), 3) + "-" + fixed(num(e, "p90_latency_ms"), 3), 20)
                << rpad(std::to_string(row.r->num_trials), 5) << "  " << str(e, "implementation") << "\n";
         }
     }
@@ -160,8 +133,8 @@ void print_summary(std::ostream& os, const core::Profile& p) {
             const auto& l = v.as_object();
             os << "  " << pad(str(l, "name"), 7)
                << rpad(num(l, "size_bytes") > 0 ? human_bytes(num(l, "size_bytes")) : "-", 10)
-               << rpad(f(num(l, "copy_gbps")), 9) << rpad(f(num(l, "scale_gbps")), 9) << rpad(f(num(l, "add_gbps")), 9)
-               << rpad(f(num(l, "triad_gbps")), 9) << "\n";
+               << rpad(fixed(num(l, "copy_gbps")), 9) << rpad(fixed(num(l, "scale_gbps")), 9) << rpad(fixed(num(l, "add_gbps")), 9)
+               << rpad(fixed(num(l, "triad_gbps")), 9) << "\n";
         }
     }
 
@@ -180,12 +153,12 @@ void print_summary(std::ostream& os, const core::Profile& p) {
         std::string verdict = core::to_string(core::fusion_tier(s));
         if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
         std::string interval = "[";
-        interval += f(lo, 2);
+        interval += fixed(lo, 2);
         interval += ", ";
-        interval += f(hi, 2);
+        interval += fixed(hi, 2);
         interval += "]";
         os << "  " << pad(r.fusion_pattern, 20) << pad(str(e, "precision", "fp32"), 6)
-           << pad(shape_text(r.input_shape), 16) << rpad(f(s, 2) + "x", 8) << rpad(interval, 17) << rpad(f(r.memory_reduction * 100) + "%", 9) << "  "
+           << pad(shape_text(r.input_shape), 16) << rpad(fixed(s, 2) + "x", 8) << rpad(interval, 17) << rpad(fixed(r.memory_reduction * 100) + "%", 9) << "  "
            << verdict << "\n";
         if (flag(e, "reference_fallback")) warnings.push_back("reference-kernel fallback in fusion " + key);
     }
