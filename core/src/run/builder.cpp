@@ -4,6 +4,9 @@
 #include <map>
 #include <set>
 
+#include <boost/version.hpp>
+
+#include "calib/abi.h"
 #include "calib/core/run.hpp"
 
 namespace calib::core {
@@ -443,7 +446,12 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     json::object ext;
     ext["schema_version"] = kProfileSchemaVersion;
     ext["calib_version"] = CALIB_VERSION;
-    ext["host"] = to_json(r.host);
+    json::object host = to_json(r.host);
+    // Library versions: the host's own; plugins report theirs (e.g. oneDNN) in each record's extra_params.
+    host["libraries"] = {{"calib", CALIB_VERSION}, {"boost", BOOST_LIB_VERSION},
+                         {"plugin_abi", std::to_string(CALIB_ABI_VERSION_MAJOR) + "." +
+                                            std::to_string(CALIB_ABI_VERSION_MINOR)}};
+    ext["host"] = std::move(host);
     ext["peaks"] = peaks.to_json();
     json::array plugins;
     for (const auto& pl : r.plugins) {

@@ -152,6 +152,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     const double t_start = now_seconds();
     result.plugins = plugins;
     result.host = detect_host();
+    // Measured once here so the profile's host block carries them (detect_cpu_peaks reuses them).
+    result.host.sustained_clock_ghz = measure_sustained_clock_ghz(result.host.logical_cpus);
+    result.host.fma_pipes = measure_fma_pipes(result.host);
     result.peaks = detect_cpu_peaks(result.host);
     apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
 

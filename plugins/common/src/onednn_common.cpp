@@ -111,7 +111,13 @@ bool is_reference_impl(const std::string& impl) {
     return impl.find("ref") != std::string::npos;
 }
 
+std::string library_version() {
+    const dnnl_version_t* v = dnnl_version();
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
 void ChainInstance::describe() {
+    params.emplace_back("library", library_version());
     implementation.clear();
     reference_fallback = false;
     for (const auto& s : steps) {

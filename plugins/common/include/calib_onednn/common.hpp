@@ -31,6 +31,8 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 // Largest |x|, to scale tolerances.
 double max_abs(const std::vector<float>& a);
 
+// "oneDNN <major>.<minor>.<patch>" of the library actually loaded.
+std::string library_version();
 // oneDNN's implementation name of a primitive descriptor.
 std::string impl_name(const dnnl::primitive_desc_base& pd);
 // True for oneDNN's slow reference kernels ("ref:any", "gemm:ref", "ref_int8", ...).
