@@ -21,6 +21,7 @@ int cmd_show(const Args& args);
 int cmd_validate(const Args& args);
 int cmd_compare(const Args& args);
 int cmd_plot(const Args& args);
+int cmd_query(const Args& args);
 int cmd_check(const Args& args);  // plugin conformance (cmd_check.cpp)
 
 // One-line error on stderr: "calib-host: error: <message>".

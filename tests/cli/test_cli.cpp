@@ -256,3 +256,22 @@ TEST_CASE("validate names the problem in a truncated or corrupted profile", "[cl
     r = host("validate " + (dir / "absent.json").string());
     CHECK(r.exit_code == 2);
 }
+
+TEST_CASE("query answers between measured shapes through ProfileQuery", "[cli][query]") {
+    auto p = sample_profile().string();
+    auto r = host("query " + p + " --fusion Linear_Bias_ReLU --shape 128x512x512");
+    REQUIRE(r.exit_code == 0);
+    auto doc = json::parse(slurp(p));
+    const double measured = doc.at("fusion_profiles").at("Linear_Bias_ReLU@128x512x512").at("speedup_factor").as_double();
+    char expect[32];
+    std::snprintf(expect, sizeof expect, "speedup %.3fx", measured);
+    CHECK(r.out.find(expect) != std::string::npos);
+    // Outside the measured range the answer is clamped to the nearest measured shape.
+    auto big = host("query " + p + " --fusion Linear_Bias_ReLU --shape 4096x4096x4096");
+    CHECK(big.out.find(expect) != std::string::npos);
+    auto op = host("query " + p + " --operation matmul --size 256");
+    CHECK(op.exit_code == 0);
+    CHECK(op.out.find("GFLOPS, efficiency") != std::string::npos);
+    CHECK(host("query " + p + " --fusion NoSuchPattern --shape 1x2x3").exit_code == 2);
+    CHECK(host("query " + p + " --fusion Linear_Bias_ReLU --shape 12xab").exit_code == 2);
+}
