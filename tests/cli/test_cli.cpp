@@ -24,21 +24,20 @@ TEST_CASE("list --json describes the built-in plugins", "[cli][list]") {
     REQUIRE(r.exit_code == 0);
     json::value doc = json::parse(r.out);
     const auto& plugins = doc.at("plugins").as_array();
-    std::size_t loaded = 0;
+    std::size_t loaded_cpu = 0;
     for (const auto& p : plugins) {
         const auto& o = p.as_object();
         if (o.at("status") != "loaded") continue;
-        ++loaded;
+        loaded_cpu += o.at("device").at("kind") == "cpu";  // the CUDA plugin, when built, is a gpu one
         CHECK(o.at("id").as_string().find('.') != json::string::npos);
         CHECK(!o.at("version").as_string().empty());
         CHECK(o.at("abi").at("major").as_int64() == 1);
-        CHECK(o.at("device").at("kind") == "cpu");
         const auto& cases = o.at("cases").as_array();
         REQUIRE(!cases.empty());
         for (const char* k : {"name", "family", "operation_type", "precision", "shape"})
             CHECK(cases[0].as_object().contains(k));
     }
-    CHECK(loaded == 5);
+    CHECK(loaded_cpu == 5);
     // The --list alias gives the same document.
     auto alias = host(std::string("--list --json --no-default-plugins --plugins ") + CALIB_PLUGIN_DIR);
     CHECK(alias.exit_code == 0);
