@@ -34,31 +34,35 @@ constexpr bool kHaveChain =
 #endif
 
 // kChainAdds dependent adds per trip: each waits for the previous, so a trip costs kChainAdds cycles
-// (the loop counter runs in parallel). Inline asm: the compiler cannot fold the chain.
+// (the loop counter runs in parallel). Inline asm: the compiler cannot fold the chain. Register-register
+// adds: Intel Golden Cove (Sapphire Rapids) folds chains of add-immediate in its renamer and ran them at
+// ~3.7 per cycle, which read as a 13 GHz clock.
 void add_chain(uint64_t loops) {
     uint64_t x = 0;
+    uint64_t one = 1;
 #if defined(__x86_64__)
     asm volatile("1:\n\t"
                  ".rept 100\n\t"
-                 "add $1, %[x]\n\t"
+                 "add %[one], %[x]\n\t"
                  ".endr\n\t"
                  "dec %[n]\n\t"
                  "jnz 1b\n\t"
                  : [x] "+r"(x), [n] "+r"(loops)
-                 :
+                 : [one] "r"(one)
                  : "cc");
 #elif defined(__aarch64__)
     asm volatile("1:\n\t"
                  ".rept 100\n\t"
-                 "add %[x], %[x], #1\n\t"
+                 "add %[x], %[x], %[one]\n\t"
                  ".endr\n\t"
                  "subs %[n], %[n], #1\n\t"
                  "b.ne 1b\n\t"
                  : [x] "+r"(x), [n] "+r"(loops)
-                 :
+                 : [one] "r"(one)
                  : "cc");
 #else
     (void)loops;
+    (void)one;
 #endif
     (void)x;
 }

@@ -22,6 +22,12 @@ const std::set<std::string>& origin_operation_types() {
     return s;
 }
 
+const std::set<std::string>& origin_precisions() {
+    static const std::set<std::string> s = {"fp64", "fp32",  "fp16",  "fp8",   "fp8_e4m3", "fp8_e5m2",
+                                            "fp4",  "bf16", "int32", "int16", "int8",     "int4"};
+    return s;
+}
+
 // A parameter's text as a JSON number when the whole text is one, else as a string.
 json::value param_value(const std::string& text) {
     if (!text.empty()) {
@@ -60,6 +66,14 @@ struct PeakLookup {
         return {0.0, "unknown"};
     }
 };
+
+// The math a case runs in: its "math" param when given (tf32 is fp32 storage with tf32 math), else its
+// precision. Peaks, the precision matrix and precision_support are keyed by it.
+std::string math_of(const CaseInfo& c) {
+    for (const auto& [k, v] : c.params)
+        if (k == "math" && !v.empty()) return v;
+    return c.precision;
+}
 
 void add_stats(json::object& e, const SampleStats& s, const Measurement& m, double case_seconds) {
     e["case_seconds"] = case_seconds;  // wall time of the case: prepare, warm-up, samples, release
@@ -195,9 +209,30 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     if (best_copy == 0)
         for (const auto* c : copies) best_copy = std::max(best_copy, c->info.bytes / c->measurement->stats.median / 1e9);
 
-    // Peaks: compute from detection/override/plugin; bandwidth from the user, else the measured DRAM triad.
+    // The profile's primary device: the one whose fp32 matmul is fastest (the host CPU when none ran).
+    // Its peaks fill the origin's single-device fields.
+    std::string primary;
+    double primary_gflops = 0;
+    for (const auto* c : compute)
+        if (c->info.operation_type == "matmul" && math_of(c->info) == "fp32") {
+            double g = c->info.flops / c->measurement->stats.median / 1e9;
+            if (g > primary_gflops) primary_gflops = g, primary = c->plugin_id;
+        }
+    if (primary.empty() && !compute.empty()) primary = compute.front()->plugin_id;
+
+    // Peaks: compute from detection/override/plugin; bandwidth from the user, else the primary device's
+    // plugin, else the measured DRAM figure.
     PeakTable peaks = r.peaks;
     PeakLookup lookup{r};
+    if (peaks.bandwidth.source != "user")
+        for (const auto& pl : r.plugins)
+            if (pl.id == primary)
+                for (const auto& pk : pl.peaks)
+                    if (pk.bandwidth_gbps > 0) {
+                        peaks.bandwidth.gbps = pk.bandwidth_gbps;
+                        peaks.bandwidth.source = "plugin";
+                        peaks.bandwidth.formula = pk.formula;
+                    }
     std::string bw_source = peaks.bandwidth.source;
     double bw_peak = peaks.bandwidth.gbps;
     if (bw_peak <= 0) {
@@ -209,13 +244,13 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
                                   "(use --peak-bandwidth for the datasheet value)";
     }
     lookup.bandwidth_gbps = bw_peak;
-    const Peak* fp32 = peaks.find("fp32");
-    p.theoretical_peak_gflops = fp32 != nullptr ? fp32->gflops : 0;
+    p.theoretical_peak_gflops = lookup.compute(primary, "fp32").first;
     p.theoretical_bandwidth_gbps = bw_peak;
     p.measured_bandwidth_gbps = best_copy;
 
     std::set<std::string> used_keys;
-    std::map<std::string, double> best_by_precision;
+    std::map<std::string, double> best_by_precision;        // by math
+    std::map<std::string, std::string> best_plugin;          // which plugin reached it
     for (const auto* c : compute) {
         const auto& ci = c->info;
         const auto& st = c->measurement->stats;
@@ -224,7 +259,8 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         rec.operation_type = origin_type ? ci.operation_type : "unknown";
         rec.measured_gflops = ci.flops / st.median / 1e9;
         rec.achieved_bandwidth_gbps = ci.bytes / st.median / 1e9;
-        auto [peak, source] = lookup.compute(c->plugin_id, ci.precision);
+        const std::string math = math_of(ci);
+        auto [peak, source] = lookup.compute(c->plugin_id, math);
         rec.efficiency = peak > 0 ? rec.measured_gflops / peak : 0;
         rec.arithmetic_intensity = ci.bytes > 0 ? ci.flops / ci.bytes : 0;
         const double ridge = bw_peak > 0 && peak > 0 ? peak / bw_peak : 0;
@@ -259,7 +295,10 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["peak_source"] = source;
         e["status"] = "ok";
         if (rec.efficiency > 1.0) e["suspicious"] = true;
-        best_by_precision[ci.precision] = std::max(best_by_precision[ci.precision], rec.measured_gflops);
+        if (ci.operation_type == "matmul" && rec.measured_gflops > best_by_precision[math]) {
+            best_by_precision[math] = rec.measured_gflops;
+            best_plugin[math] = c->plugin_id;
+        }
         std::string key = unique_key(used_keys, operation_key(rec.operation_type, key_params, rec.input_shape));
         p.operation_profiles.emplace_back(key, std::move(rec));
     }
@@ -392,16 +431,22 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     std::map<std::string, std::string> unsupported_reason;
     for (const auto& out : r.outcomes) {
         if (out.info.family != Family::compute || out.info.operation_type != "matmul") continue;
-        all_precisions.insert(out.info.precision);
-        if (out.status == "ok") supported.insert(out.info.precision);
-        else if (out.status == "unsupported") unsupported_reason.emplace(out.info.precision, out.message);
+        const std::string math = math_of(out.info);
+        all_precisions.insert(math);
+        if (out.status == "ok") supported.insert(math);
+        else if (out.status == "unsupported") unsupported_reason.emplace(math, out.message);
     }
     if (!all_precisions.empty()) {
         json::object pm;
         pm["hardware_name"] = md.hardware_name;
         json::array sup, unsup;
         json::object peak_by, speedup, theo;
+        // The theoretical peak of a precision: from the device that reached its best figure.
+        auto theoretical = [&](const std::string& pr) {
+            return lookup.compute(best_plugin.count(pr) ? best_plugin[pr] : primary, pr);
+        };
         for (const auto& pr : all_precisions) {
+            if (!origin_precisions().count(pr)) continue;  // e.g. tf32: in precision_support only
             if (supported.count(pr)) {
                 sup.push_back(json::value(pr));
                 peak_by[pr] = best_by_precision[pr];
@@ -410,7 +455,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
             } else {
                 unsup.push_back(json::value(pr));
             }
-            if (const Peak* pk = peaks.find(pr); pk != nullptr && pk->gflops > 0) theo[pr] = pk->gflops;
+            if (double t = theoretical(pr).first; t > 0) theo[pr] = t;
         }
         pm["supported_precisions"] = sup;
         pm["unsupported_precisions"] = unsup;
@@ -426,11 +471,11 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
             if (!supported.count(pr))
                 s["reason"] = unsupported_reason.count(pr) ? unsupported_reason[pr] : "no case succeeded";
             if (supported.count(pr)) s["best_gflops"] = best_by_precision[pr];
-            const Peak* pk = peaks.find(pr);
-            s["peak_gflops"] = pk != nullptr ? pk->gflops : 0.0;
-            s["peak_source"] = pk != nullptr ? pk->source : "unknown";
-            if (supported.count(pr) && pk != nullptr && pk->gflops > 0) {
-                double eff = best_by_precision[pr] / pk->gflops;
+            const auto [peak_gflops, peak_source] = theoretical(pr);
+            s["peak_gflops"] = peak_gflops;
+            s["peak_source"] = peak_source;
+            if (supported.count(pr) && peak_gflops > 0) {
+                double eff = best_by_precision[pr] / peak_gflops;
                 s["efficiency"] = eff;
                 if (eff > 1.0) s["suspicious"] = true;
             }
