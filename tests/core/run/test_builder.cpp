@@ -220,3 +220,43 @@ TEST_CASE("builder: precision matrix in the origin's shape", "[run][builder]") {
     CHECK(sup.at("fp16").at("reason") == "reason for unsupported");
     CHECK(sup.at("fp32").at("efficiency").as_double() == Approx(0.5).epsilon(0.01));
 }
+
+TEST_CASE("builder: a device plugin's own peaks, tf32 math and the primary device", "[run][builder]") {
+    RunResult r = synthetic();
+    PluginRecord gpu;
+    gpu.id = "org.test.gpu";
+    gpu.loaded = true;
+    gpu.device_kind = DeviceKind::gpu;
+    gpu.peaks = {{"fp32", 60000, 0, "sm x clock"}, {"tf32", 400000, 0, "tensor cores"}, {"memory", 0, 3000, "hbm"}};
+    r.plugins.push_back(gpu);
+    auto add_gpu = [&](const std::string& math, double gflops) {
+        CaseOutcome o;
+        o.plugin_id = "org.test.gpu";
+        o.info = matmul_case("fp32", 8192);
+        o.info.name = "gpu_matmul_" + math;
+        o.info.params.emplace_back("math", math);
+        o.measurement = measured(o.info.flops / (gflops * 1e9));
+        r.outcomes.push_back(std::move(o));
+    };
+    add_gpu("fp32", 50000);
+    add_gpu("tf32", 300000);
+    RunOptions o;
+    Profile p = build_profile(r, o);
+    // The GPU's fp32 matmul is the fastest: its peaks fill the single-device origin fields.
+    CHECK(p.theoretical_peak_gflops == 60000);
+    CHECK(p.theoretical_bandwidth_gbps == 3000);
+    CHECK(p.extensions.at("peaks").at("bandwidth").at("source") == "plugin");
+    for (const auto& [k, rec] : p.operation_profiles) {
+        if (rec.extra_params.at("plugin") != "org.test.gpu") continue;
+        // tf32 is judged against the tf32 peak, not flagged against the fp32 one.
+        CHECK(rec.efficiency < 1.0);
+        CHECK(!rec.extra_params.contains("suspicious"));
+        CHECK(rec.extra_params.at("peak_source") == "plugin");
+    }
+    const auto& pm = p.precision_matrix.as_object();
+    CHECK(!pm.at("peak_gflops_by_precision").as_object().contains("tf32"));  // origin precisions only
+    CHECK(pm.at("peak_gflops_by_precision").at("fp32").as_double() == Approx(50000).epsilon(0.01));
+    CHECK(pm.at("theoretical_peaks").at("fp32").as_double() == 60000);
+    CHECK(p.extensions.at("precision_support").at("tf32").at("efficiency").as_double() == Approx(0.75).epsilon(0.01));
+    CHECK(validate(to_json(p)).empty());
+}
