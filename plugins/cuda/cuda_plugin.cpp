@@ -1,0 +1,518 @@
+#include "cuda_plugin.hpp"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "cublaslt.hpp"
+#include "kernels.cuh"
+
+namespace calib::cuda {
+
+namespace {
+
+void check_cuda(cudaError_t e, const std::string& what) {
+    if (e == cudaSuccess) return;
+    const std::string msg = what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    sdk::fail(e == cudaErrorMemoryAllocation ? CALIB_OUT_OF_MEMORY : CALIB_ERROR, msg);
+}
+
+// Owned device allocation.
+struct DevBuf {
+    void* p = nullptr;
+    std::size_t bytes = 0;
+    DevBuf() = default;
+    explicit DevBuf(std::size_t n) : bytes(n) { check_cuda(cudaMalloc(&p, n), "cudaMalloc " + std::to_string(n) + " bytes"); }
+    DevBuf(const DevBuf&) = delete;
+    DevBuf& operator=(const DevBuf&) = delete;
+    DevBuf(DevBuf&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
+    DevBuf& operator=(DevBuf&& o) noexcept {
+        std::swap(p, o.p);
+        std::swap(bytes, o.bytes);
+        return *this;
+    }
+    ~DevBuf() {
+        if (p != nullptr) cudaFree(p);
+    }
+};
+
+DType in_type(const std::string& math) {
+    if (math == "fp32" || math == "tf32") return DType::f32;
+    if (math == "bf16") return DType::bf16;
+    if (math == "fp16") return DType::f16;
+    return DType::e4m3;
+}
+DType out_type(const std::string& math) { return math == "fp8_e4m3" ? DType::bf16 : in_type(math); }
+
+cudaDataType_t cuda_type(DType t) {
+    switch (t) {
+        case DType::f32: return CUDA_R_32F;
+        case DType::bf16: return CUDA_R_16BF;
+        case DType::f16: return CUDA_R_16F;
+        case DType::e4m3: return CUDA_R_8F_E4M3;
+    }
+    return CUDA_R_32F;
+}
+
+// One cuBLASLt matmul Y = X * op(W) (+ epilogue) in row-major terms, mapped onto cuBLAS's column-major
+// view: D (N x M) = op(W) (N x K) * X^T (K x M). The heuristic's first algorithm is kept.
+class LtGemm {
+public:
+    struct Config {
+        DType in = DType::f32, out = DType::f32;
+        cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+        bool w_nk = false;  // W stored N x K (Linear, fp8) rather than K x N
+        int64_t m = 0, k = 0, n = 0;
+        cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+        const void* bias = nullptr;
+    };
+    static constexpr std::size_t kWorkspace = 32u << 20;  // what PyTorch gives cuBLASLt on Hopper
+
+    LtGemm(const CublasLt& lt, const Config& c) : lt_(lt), c_(c), workspace_(kWorkspace) {
+        check(lt.Create(&handle_), "cublasLtCreate");
+        check(lt.MatmulDescCreate(&desc_, c.compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
+        const cublasOperation_t ta = c.w_nk ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+        check(lt.MatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "set TRANSA");
+        check(lt.MatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "set TRANSB");
+        if (c.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+            check(lt.MatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &c.epilogue, sizeof c.epilogue),
+                  "set EPILOGUE");
+            check(lt.MatmulDescSetAttribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &c.bias, sizeof c.bias),
+                  "set BIAS_POINTER");
+        }
+        const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+        if (c.w_nk)
+            check(lt.MatrixLayoutCreate(&a_, cuda_type(c.in), u(c.k), u(c.n), c.k), "layout W");
+        else
+            check(lt.MatrixLayoutCreate(&a_, cuda_type(c.in), u(c.n), u(c.k), c.n), "layout W");
+        check(lt.MatrixLayoutCreate(&b_, cuda_type(c.in), u(c.k), u(c.m), c.k), "layout X");
+        check(lt.MatrixLayoutCreate(&d_, cuda_type(c.out), u(c.n), u(c.m), c.n), "layout Y");
+        check(lt.MatmulPreferenceCreate(&pref_), "cublasLtMatmulPreferenceCreate");
+        const uint64_t ws = kWorkspace;
+        check(lt.MatmulPreferenceSetAttribute(pref_, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
+              "set MAX_WORKSPACE_BYTES");
+        int found = 0;
+        const cublasStatus_t st = lt.MatmulAlgoGetHeuristic(handle_, desc_, a_, b_, d_, d_, pref_, 1, &heur_, &found);
+        if (st != CUBLAS_STATUS_SUCCESS || found == 0)
+            sdk::fail(CALIB_UNSUPPORTED, "cuBLASLt has no algorithm for this matmul here (status " +
+                                             std::to_string(static_cast<int>(st)) + ")");
+    }
+    LtGemm(const LtGemm&) = delete;
+    LtGemm& operator=(const LtGemm&) = delete;
+    ~LtGemm() {
+        if (pref_ != nullptr) lt_.MatmulPreferenceDestroy(pref_);
+        for (auto* l : {a_, b_, d_})
+            if (l != nullptr) lt_.MatrixLayoutDestroy(l);
+        if (desc_ != nullptr) lt_.MatmulDescDestroy(desc_);
+        if (handle_ != nullptr) lt_.Destroy(handle_);
+    }
+
+    void enqueue(const void* x, const void* w, void* y, cudaStream_t s) const {
+        const float alpha = 1.0f, beta = 0.0f;
+        check(lt_.Matmul(handle_, desc_, &alpha, w, a_, x, b_, &beta, y, d_, y, d_, &heur_.algo, workspace_.p,
+                         workspace_.bytes, s),
+              "cublasLtMatmul");
+    }
+
+    std::string describe() const {
+        int id = 0;
+        uint32_t tile = 0, stages = 0;
+        std::size_t got = 0;
+        lt_.MatmulAlgoConfigGetAttribute(&heur_.algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &got);
+        lt_.MatmulAlgoConfigGetAttribute(&heur_.algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &got);
+        lt_.MatmulAlgoConfigGetAttribute(&heur_.algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &got);
+        std::ostringstream os;
+        os << "cublasLt " << lt_.version << " algo=" << id << " tile=" << tile << " stages=" << stages;
+        return os.str();
+    }
+
+private:
+    const CublasLt& lt_;
+    Config c_;
+    DevBuf workspace_;
+    cublasLtHandle_t handle_ = nullptr;
+    cublasLtMatmulDesc_t desc_ = nullptr;
+    cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, d_ = nullptr;
+    cublasLtMatmulPreference_t pref_ = nullptr;
+    cublasLtMatmulHeuristicResult_t heur_{};
+};
+
+// Base of every instance: a stream, two events, and the optional L2 clear before a sample.
+class TimedInstance : public sdk::Instance {
+public:
+    TimedInstance(const DeviceFacts& d, bool cold) : sm_count_(d.sm_count) {
+        check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+        check_cuda(cudaEventCreate(&start_), "cudaEventCreate");
+        check_cuda(cudaEventCreate(&stop_), "cudaEventCreate");
+        if (cold) flush_ = DevBuf(static_cast<std::size_t>(std::max<int64_t>(d.l2_bytes, 1 << 20)) * 2);
+        params.emplace_back("cache_state", cold ? "cold" : "hot");
+        params.emplace_back("timing", "cuda events around back-to-back launches on one stream");
+        params.emplace_back("device_ordinal", std::to_string(d.ordinal));
+    }
+    ~TimedInstance() override {
+        if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+        if (start_ != nullptr) cudaEventDestroy(start_);
+        if (stop_ != nullptr) cudaEventDestroy(stop_);
+        if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    }
+
+    double run(uint64_t iterations) final {
+        // Cold: overwrite twice the L2 so the sample starts with none of the operands cached.
+        if (flush_.p != nullptr) check_cuda(cudaMemsetAsync(flush_.p, iterations & 0xff, flush_.bytes, stream_), "L2 clear");
+        check_cuda(cudaEventRecord(start_, stream_), "cudaEventRecord");
+        for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        check_cuda(cudaGetLastError(), "launch");
+        check_cuda(cudaEventRecord(stop_, stream_), "cudaEventRecord");
+        check_cuda(cudaEventSynchronize(stop_), "cudaEventSynchronize");
+        float ms = 0;
+        check_cuda(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
+        return static_cast<double>(ms) * 1e-3;
+    }
+
+protected:
+    virtual void enqueue() = 0;
+    void sync() { check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+    int sm_count_;
+    cudaStream_t stream_ = nullptr;
+
+private:
+    cudaEvent_t start_ = nullptr, stop_ = nullptr;
+    DevBuf flush_;
+};
+
+// |error| bound per sampled entry: output rounding relative to |ref| plus accumulation relative to
+// sum |x||w| (inputs are read back as stored, so input rounding is not an error).
+double sample_tolerance(const std::string& math, const GemmSample& s) {
+    double out_eps = 0, acc_eps = 0;
+    if (math == "fp32") out_eps = 1e-6, acc_eps = 1e-5;
+    else if (math == "tf32") out_eps = 1e-6, acc_eps = 2e-3;  // tensor cores round fp32 inputs to tf32
+    else if (math == "bf16") out_eps = 1.0 / 128, acc_eps = 1e-4;
+    else if (math == "fp16") out_eps = 1.0 / 1024, acc_eps = 1e-4;
+    else out_eps = 1.0 / 128, acc_eps = 2e-3;  // fp8: Hopper's reduced-precision accumulation
+    return out_eps * std::fabs(s.ref) + acc_eps * s.abs_sum + 1e-6;
+}
+
+// Checks `samples` entries of y against double dot products; returns worst error and its tolerance.
+void check_gemm(const std::string& math, const void* x, const void* w, bool w_nk, const void* y, int64_t m,
+                int64_t k, int64_t n, cudaStream_t s, sdk::Instance& inst, const std::string& what) {
+    std::vector<GemmSample> smp(128);
+    check_cuda(gemm_samples(x, in_type(math), w, in_type(math), w_nk, y, out_type(math), m, k, n,
+                            static_cast<int>(smp.size()), 17, smp.data(), s),
+               "reference check");
+    double worst_ratio = -1;
+    for (const auto& e : smp) {
+        double err = std::fabs(e.got - e.ref);
+        if (std::isnan(err)) err = INFINITY;
+        const double tol = sample_tolerance(math, e);
+        if (err / tol > worst_ratio) {
+            worst_ratio = err / tol;
+            inst.max_abs_error = err;
+            inst.tolerance = tol;
+        }
+    }
+    inst.verified = true;
+    if (!(worst_ratio <= 1.0)) {
+        std::ostringstream os;
+        os << what << ": sampled entry differs from the double reference by " << inst.max_abs_error
+           << " (tolerance " << inst.tolerance << ")";
+        sdk::fail(CALIB_VERIFICATION_FAILED, os.str());
+    }
+}
+
+cublasComputeType_t compute_type(const std::string& math) {
+    return math == "tf32" ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
+class GemmInstance final : public TimedInstance {
+public:
+    GemmInstance(const DeviceFacts& d, bool cold, const CublasLt& lt, const CaseDef& c) : TimedInstance(d, cold) {
+        if (c.math == "fp8_e4m3" && d.cc_major * 10 + d.cc_minor < 89)
+            sdk::fail(CALIB_UNSUPPORTED, "fp8 e4m3 matmul needs compute capability 8.9 or newer (device has " +
+                                             std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) + ")");
+        const DType ti = in_type(c.math), to = out_type(c.math);
+        const bool w_nk = c.math == "fp8_e4m3";
+        x_ = DevBuf(static_cast<std::size_t>(c.m * c.k) * dtype_size(ti));
+        w_ = DevBuf(static_cast<std::size_t>(c.k * c.n) * dtype_size(ti));
+        y_ = DevBuf(static_cast<std::size_t>(c.m * c.n) * dtype_size(to));
+        check_cuda(fill_uniform(x_.p, ti, static_cast<std::size_t>(c.m * c.k), 1, -1, 1, stream_), "fill X");
+        check_cuda(fill_uniform(w_.p, ti, static_cast<std::size_t>(c.k * c.n), 2, -1, 1, stream_), "fill W");
+        // A stale value that must not pass for a result.
+        check_cuda(fill_value(y_.p, to, static_cast<std::size_t>(c.m * c.n), 1000.0f, stream_), "fill Y");
+        LtGemm::Config cfg;
+        cfg.in = ti;
+        cfg.out = to;
+        cfg.compute = compute_type(c.math);
+        cfg.w_nk = w_nk;
+        cfg.m = c.m, cfg.k = c.k, cfg.n = c.n;
+        gemm_ = std::make_unique<LtGemm>(lt, cfg);
+        enqueue();
+        check_cuda(cudaGetLastError(), "first matmul");
+        check_gemm(c.math, x_.p, w_.p, w_nk, y_.p, c.m, c.k, c.n, stream_, *this, "matmul " + c.math);
+        implementation = gemm_->describe();
+        params.emplace_back("cublaslt", lt.version);
+        params.emplace_back("workspace_bytes", std::to_string(LtGemm::kWorkspace));
+    }
+
+protected:
+    void enqueue() override { gemm_->enqueue(x_.p, w_.p, y_.p, stream_); }
+
+private:
+    DevBuf x_, w_, y_;
+    std::unique_ptr<LtGemm> gemm_;
+};
+
+class MemoryInstance final : public TimedInstance {
+public:
+    MemoryInstance(const DeviceFacts& d, bool cold, const CaseDef& c) : TimedInstance(d, cold), def_(c) {
+        const std::size_t n = c.array_bytes / 4;
+        a_ = DevBuf(c.array_bytes);
+        b_ = DevBuf(c.array_bytes);
+        check_cuda(fill_uniform(b_.p, DType::f32, n, 3, -1, 1, stream_), "fill");
+        check_cuda(fill_value(a_.p, DType::f32, n, 1000.0f, stream_), "fill");
+        if (c.kind == Kind::triad) {
+            c_ = DevBuf(c.array_bytes);
+            check_cuda(fill_uniform(c_.p, DType::f32, n, 4, -1, 1, stream_), "fill");
+        }
+        enqueue();
+        check_cuda(cudaGetLastError(), "first launch");
+        sync();
+        verify(n);
+        switch (c.kind) {
+            case Kind::copy_kernel: implementation = "copy kernel: 16-byte vectors, 4 loads in flight per thread, one tile per block"; break;
+            case Kind::memcpy: implementation = "cudaMemcpyAsync device to device"; break;
+            default: implementation = "triad kernel: float4 vectors, 4 in flight per thread"; break;
+        }
+        params.emplace_back("bytes_convention", "each array read or written once (no write-allocate)");
+    }
+
+protected:
+    void enqueue() override {
+        switch (def_.kind) {
+            case Kind::copy_kernel: copy_bytes(b_.p, a_.p, def_.array_bytes, sm_count_, stream_); break;
+            case Kind::memcpy: cudaMemcpyAsync(a_.p, b_.p, def_.array_bytes, cudaMemcpyDeviceToDevice, stream_); break;
+            default:
+                triad(static_cast<float*>(a_.p), static_cast<const float*>(b_.p), static_cast<const float*>(c_.p),
+                      kScalar, def_.array_bytes / 4, sm_count_, stream_);
+        }
+    }
+
+private:
+    static constexpr float kScalar = 3.0f;
+
+    // Head and tail of the result against a host recomputation (exact for copies; one fma rounding for triad).
+    void verify(std::size_t n) {
+        const std::size_t chunk = std::min<std::size_t>(n, 1 << 18);
+        double worst = 0;
+        for (std::size_t off : {std::size_t{0}, n - chunk}) {
+            std::vector<float> a(chunk), b(chunk), c(chunk, 0.0f);
+            check_cuda(cudaMemcpy(a.data(), static_cast<float*>(a_.p) + off, chunk * 4, cudaMemcpyDeviceToHost), "read back");
+            check_cuda(cudaMemcpy(b.data(), static_cast<float*>(b_.p) + off, chunk * 4, cudaMemcpyDeviceToHost), "read back");
+            if (def_.kind == Kind::triad)
+                check_cuda(cudaMemcpy(c.data(), static_cast<float*>(c_.p) + off, chunk * 4, cudaMemcpyDeviceToHost),
+                           "read back");
+            for (std::size_t i = 0; i < chunk; ++i) {
+                const double want = def_.kind == Kind::triad ? static_cast<double>(b[i]) + kScalar * static_cast<double>(c[i]) : b[i];
+                double e = std::fabs(a[i] - want);
+                if (std::isnan(e)) e = INFINITY;
+                worst = std::max(worst, e);
+            }
+        }
+        verified = true;
+        max_abs_error = worst;
+        tolerance = def_.kind == Kind::triad ? 4 * 1.2e-7 * 4.0 : 0.0;  // |b + 3c| <= 4
+        if (!(worst <= tolerance))
+            sdk::fail(CALIB_VERIFICATION_FAILED, "device " + std::string(def_.kind == Kind::triad ? "triad" : "copy") +
+                                                     " result differs by " + std::to_string(worst));
+    }
+
+    CaseDef def_;
+    DevBuf a_, b_, c_;
+};
+
+Act activation_of(Pattern p) {
+    switch (p) {
+        case Pattern::bias_relu: return Act::relu;
+        case Pattern::bias_gelu: return Act::gelu_tanh;
+        default: return Act::none;
+    }
+}
+
+cublasLtEpilogue_t epilogue_of(Pattern p) {
+    switch (p) {
+        case Pattern::bias_relu: return CUBLASLT_EPILOGUE_RELU_BIAS;
+        case Pattern::bias_gelu: return CUBLASLT_EPILOGUE_GELU_BIAS;
+        default: return CUBLASLT_EPILOGUE_BIAS;
+    }
+}
+
+// Relative tolerance of the fused-vs-unfused check, as the CPU plugins: fp32 differs only in summation
+// order; bf16's unfused chain rounds every intermediate to bf16 while the epilogue rounds once.
+double fusion_relative_tolerance(const std::string& precision) { return precision == "fp32" ? 1e-4 : 2e-2; }
+
+// Linear: fused = one cuBLASLt matmul with a bias(+activation) epilogue; unfused = matmul, bias-add
+// kernel, activation kernel, each writing its own buffer. Both are built and compared on the device
+// in prepare(); the instance keeps the chain of its role.
+class FusionInstance final : public TimedInstance {
+public:
+    FusionInstance(const DeviceFacts& d, bool cold, const CublasLt& lt, const CaseDef& c)
+        : TimedInstance(d, cold), def_(c) {
+        const DType t = in_type(c.math);
+        const std::size_t es = dtype_size(t), mn = static_cast<std::size_t>(c.m * c.n);
+        x_ = DevBuf(static_cast<std::size_t>(c.m * c.k) * es);
+        w_ = DevBuf(static_cast<std::size_t>(c.n * c.k) * es);
+        b_ = DevBuf(static_cast<std::size_t>(c.n) * es);
+        check_cuda(fill_uniform(x_.p, t, static_cast<std::size_t>(c.m * c.k), 1, -1, 1, stream_), "fill X");
+        check_cuda(fill_uniform(w_.p, t, static_cast<std::size_t>(c.n * c.k), 2, -1, 1, stream_), "fill W");
+        check_cuda(fill_uniform(b_.p, t, static_cast<std::size_t>(c.n), 3, -1, 1, stream_), "fill bias");
+        const bool act = c.pattern != Pattern::bias;
+
+        LtGemm::Config cfg;
+        cfg.in = cfg.out = t;
+        cfg.compute = CUBLAS_COMPUTE_32F;
+        cfg.w_nk = true;
+        cfg.m = c.m, cfg.k = c.k, cfg.n = c.n;
+        plain_ = std::make_unique<LtGemm>(lt, cfg);
+        cfg.epilogue = epilogue_of(c.pattern);
+        cfg.bias = b_.p;
+        fused_ = std::make_unique<LtGemm>(lt, cfg);
+
+        fused_out_ = DevBuf(mn * es);
+        y_ = DevBuf(mn * es);
+        z_ = DevBuf(mn * es);
+        if (act) out_ = DevBuf(mn * es);
+        for (DevBuf* o : {&fused_out_, &y_, &z_, &out_})
+            if (o->p != nullptr) check_cuda(fill_value(o->p, t, mn, 1000.0f, stream_), "fill");
+
+        run_fused();
+        run_unfused();
+        check_cuda(cudaGetLastError(), "first run");
+        // The unfused matmul against a double reference, then fused against unfused.
+        check_gemm(c.math, x_.p, w_.p, true, y_.p, c.m, c.k, c.n, stream_, *this, "linear matmul " + c.math);
+        DiffResult diff;
+        check_cuda(max_abs_diff(fused_out_.p, act ? out_.p : z_.p, t, mn, &diff, stream_), "fused/unfused compare");
+        verified = true;
+        max_abs_error = diff.max_abs_diff;
+        tolerance = fusion_relative_tolerance(c.math) * std::max(diff.max_abs_ref, 1e-6);
+        if (!(max_abs_error <= tolerance)) {
+            std::ostringstream os;
+            os << "fused result differs from the unfused chain: max error " << max_abs_error << " > tol " << tolerance;
+            sdk::fail(CALIB_VERIFICATION_FAILED, os.str());
+        }
+        if (c.role == CALIB_ROLE_FUSED) {
+            implementation = fused_->describe() + " epilogue=" + pattern_name(c.pattern);
+            plain_.reset();
+            y_ = DevBuf(), z_ = DevBuf(), out_ = DevBuf();
+        } else {
+            implementation = plain_->describe() + " + bias_add kernel" + (act ? " + " + operators(c.pattern).back() + " kernel" : "");
+            fused_.reset();
+            fused_out_ = DevBuf();
+        }
+        params.emplace_back("cublaslt", lt.version);
+        if (c.pattern == Pattern::bias_gelu) params.emplace_back("gelu", "tanh approximation (cuBLASLt epilogue form)");
+    }
+
+protected:
+    void enqueue() override {
+        if (def_.role == CALIB_ROLE_FUSED) run_fused();
+        else run_unfused();
+    }
+
+private:
+    void run_fused() { fused_->enqueue(x_.p, w_.p, fused_out_.p, stream_); }
+    void run_unfused() {
+        const DType t = in_type(def_.math);
+        const auto rows = static_cast<std::size_t>(def_.m), cols = static_cast<std::size_t>(def_.n);
+        plain_->enqueue(x_.p, w_.p, y_.p, stream_);
+        bias_add(y_.p, b_.p, z_.p, t, rows, cols, sm_count_, stream_);
+        if (def_.pattern != Pattern::bias)
+            activation(z_.p, out_.p, t, rows * cols, activation_of(def_.pattern), sm_count_, stream_);
+    }
+
+    CaseDef def_;
+    DevBuf x_, w_, b_, fused_out_, y_, z_, out_;
+    std::unique_ptr<LtGemm> plain_, fused_;
+};
+
+}  // namespace
+
+DeviceFacts probe_device() {
+    DeviceFacts d;
+    if (const char* env = std::getenv("CALIB_CUDA_DEVICE"); env != nullptr && *env != '\0') d.ordinal = std::atoi(env);
+    int count = 0;
+    // With the static runtime this is where a missing driver shows: cudaErrorInsufficientDriver / NoDevice.
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        d.reason = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+        return d;
+    }
+    if (count == 0 || d.ordinal < 0 || d.ordinal >= count) {
+        d.reason = "no CUDA device " + std::to_string(d.ordinal) + " (" + std::to_string(count) + " present)";
+        return d;
+    }
+    cudaDeviceProp prop{};
+    if (cudaSetDevice(d.ordinal) != cudaSuccess || cudaGetDeviceProperties(&prop, d.ordinal) != cudaSuccess) {
+        d.reason = "cannot open CUDA device " + std::to_string(d.ordinal);
+        return d;
+    }
+    d.name = prop.name;
+    int l2 = 0;
+    cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, d.ordinal);
+    cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, d.ordinal);
+    cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, d.ordinal);
+    cudaDeviceGetAttribute(&d.clock_khz, cudaDevAttrClockRate, d.ordinal);
+    cudaDeviceGetAttribute(&d.mem_clock_khz, cudaDevAttrMemoryClockRate, d.ordinal);
+    cudaDeviceGetAttribute(&d.bus_width_bits, cudaDevAttrGlobalMemoryBusWidth, d.ordinal);
+    cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, d.ordinal);
+    d.l2_bytes = l2;
+    std::string why;
+    const CublasLt* lt = load_cublaslt(&why);
+    if (lt == nullptr) {
+        d.reason = why;
+        return d;
+    }
+    d.cublaslt = lt->version + " (" + lt->path + ")";
+    d.available = true;
+    return d;
+}
+
+CudaPlugin::CudaPlugin() {
+    facts_ = probe_device();
+    const char* cold = std::getenv("CALIB_CUDA_COLD");
+    cold_ = cold != nullptr && std::strcmp(cold, "1") == 0;
+}
+
+std::vector<sdk::CaseSpec> CudaPlugin::cases() {
+    std::vector<sdk::CaseSpec> out;
+    for (auto& e : build_cases(facts_)) {
+        defs_[e.spec.name] = e.def;
+        out.push_back(std::move(e.spec));
+    }
+    if (facts_.available)
+        log(CALIB_LOG_INFO, "cuda: " + facts_.name + ", cc " + std::to_string(facts_.cc_major) + "." +
+                                std::to_string(facts_.cc_minor) + ", " + std::to_string(facts_.sm_count) +
+                                " SMs, L2 " + std::to_string(facts_.l2_bytes >> 20) + " MiB, cuBLASLt " +
+                                facts_.cublaslt + (cold_ ? ", cold L2" : ", hot L2"));
+    return out;
+}
+
+std::unique_ptr<sdk::Instance> CudaPlugin::prepare(const sdk::CaseSpec& spec) {
+    auto it = defs_.find(spec.name);
+    if (it == defs_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
+    if (!facts_.available) sdk::fail(CALIB_UNAVAILABLE, facts_.reason);
+    check_cuda(cudaSetDevice(facts_.ordinal), "cudaSetDevice");
+    const CaseDef& c = it->second;
+    std::string why;
+    const CublasLt* lt = load_cublaslt(&why);
+    switch (c.kind) {
+        case Kind::gemm: return std::make_unique<GemmInstance>(facts_, cold_, *lt, c);
+        case Kind::fusion: return std::make_unique<FusionInstance>(facts_, cold_, *lt, c);
+        default: return std::make_unique<MemoryInstance>(facts_, cold_, c);
+    }
+}
+
+}  // namespace calib::cuda

@@ -1,0 +1,143 @@
+// The CUDA plugin's case list, peaks and its behaviour without a usable GPU (CI has none).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "cuda_plugin.hpp"
+
+using namespace calib::cuda;
+
+namespace {
+
+std::string param(const calib::sdk::CaseSpec& c, const std::string& key) {
+    for (const auto& [k, v] : c.params)
+        if (k == key) return v;
+    return {};
+}
+
+DeviceFacts h100() {
+    DeviceFacts d;
+    d.available = true;
+    d.name = "test H100";
+    d.cc_major = 9;
+    d.cc_minor = 0;
+    d.sm_count = 132;
+    d.clock_khz = 1830000;
+    d.mem_clock_khz = 2619000;
+    d.bus_width_bits = 5120;
+    d.l2_bytes = 40 << 20;
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("case names are unique and precisions come from the origin list", "[cuda]") {
+    const std::set<std::string> origin = {"fp64", "fp32", "fp16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp4", "bf16",
+                                          "int32", "int16", "int8", "int4"};
+    std::set<std::string> names;
+    std::set<std::string> maths;
+    for (const auto& e : build_cases(h100())) {
+        CHECK(names.insert(e.spec.name).second);
+        CHECK(origin.count(e.spec.precision) == 1);
+        if (e.def.kind == Kind::gemm) {
+            maths.insert(param(e.spec, "math"));
+            // tf32 is fp32 storage; the math param and the name tell it apart.
+            if (e.def.math == "tf32") {
+                CHECK(e.spec.precision == "fp32");
+                CHECK(e.spec.name.find("tf32") != std::string::npos);
+            }
+            CHECK(e.spec.flops == Approx(2.0 * e.def.m * e.def.k * e.def.n));
+        }
+    }
+    CHECK(maths == std::set<std::string>{"fp32", "tf32", "bf16", "fp16", "fp8_e4m3"});
+    CHECK(names.count("matmul_bf16_8192") == 1);
+    CHECK(names.count("matmul_fp16_128x4096x4096") == 1);
+}
+
+TEST_CASE("fusion cases come in fused/unfused pairs sharing a group", "[cuda]") {
+    std::map<std::string, std::vector<calib::sdk::CaseSpec>> groups;
+    for (const auto& e : build_cases(h100()))
+        if (e.spec.family == CALIB_FAMILY_FUSION) groups[e.spec.fusion_group].push_back(e.spec);
+    REQUIRE(groups.size() == 3 * 5 * 2);  // patterns x shapes x {fp32, bf16}
+    CHECK(groups.count("Linear_Bias_GELU_bf16_8192x4096x4096") == 1);
+    for (const auto& [group, cs] : groups) {
+        REQUIRE(cs.size() == 2);
+        const auto& f = cs[0].fusion_role == CALIB_ROLE_FUSED ? cs[0] : cs[1];
+        const auto& u = cs[0].fusion_role == CALIB_ROLE_FUSED ? cs[1] : cs[0];
+        CHECK(f.fusion_role == CALIB_ROLE_FUSED);
+        CHECK(u.fusion_role == CALIB_ROLE_UNFUSED);
+        CHECK(f.fusion_pattern == u.fusion_pattern);
+        CHECK(f.shape == u.shape);
+        CHECK(f.flops == u.flops);    // fusion changes traffic, not arithmetic
+        CHECK(f.bytes < u.bytes);
+        CHECK(f.name == group + "_fused");
+        const std::string ops = param(u, "operators");
+        CHECK(ops.rfind("matmul,add", 0) == 0);
+        CHECK(param(u, "num_operators") == std::to_string(1 + std::count(ops.begin(), ops.end(), ',')));
+    }
+}
+
+TEST_CASE("bandwidth sizes run from L2-resident to at least 4x the L2", "[cuda]") {
+    const DeviceFacts d = h100();
+    std::map<std::string, std::pair<double, double>> range;  // operation -> min, max working set
+    for (const auto& e : build_cases(d)) {
+        if (e.spec.family != CALIB_FAMILY_MEMORY) continue;
+        CHECK(e.def.array_bytes % (1 << 16) == 0);  // whole 16-byte vectors and aligned tiles
+        const double ws = std::stod(param(e.spec, "working_set_bytes"));
+        CHECK(e.spec.bytes == ws);
+        auto [it, fresh] = range.emplace(param(e.spec, "operation"), std::make_pair(ws, ws));
+        it->second.first = std::min(it->second.first, ws);
+        it->second.second = std::max(it->second.second, ws);
+    }
+    REQUIRE(range.size() == 3);
+    for (const auto& [op, r] : range) {
+        INFO(op);
+        CHECK(r.first <= static_cast<double>(d.l2_bytes) / 2);
+        CHECK(r.second >= 4.0 * static_cast<double>(d.l2_bytes));
+    }
+}
+
+TEST_CASE("Hopper peaks follow NVIDIA's published H100 SXM figures", "[cuda]") {
+    // 989.4 dense bf16 TFLOP/s and 3.35 TB/s at these attribute values.
+    std::map<std::string, calib::sdk::Peak> by;
+    for (const auto& p : device_peaks(h100())) by[p.precision] = p;
+    CHECK(by.at("bf16").gflops == Approx(989.4e3).epsilon(0.01));
+    CHECK(by.at("tf32").gflops == Approx(by.at("bf16").gflops / 2));
+    CHECK(by.at("fp8_e4m3").gflops == Approx(by.at("bf16").gflops * 2));
+    CHECK(by.at("memory").bandwidth_gbps == Approx(3352.3).epsilon(0.001));
+    CHECK(by.at("bf16").formula.find("132 SMs") != std::string::npos);
+    CHECK(flops_per_sm_clock(7, 5, "bf16") == 0);  // not tabulated: no invented peak
+    DeviceFacts none;
+    CHECK(device_peaks(none).empty());
+}
+
+TEST_CASE("without a usable GPU the plugin loads, says why, and refuses to prepare", "[cuda]") {
+    const DeviceFacts d = probe_device();
+    if (d.available) {
+        SUCCEED("a usable GPU is present; the unavailable path is not exercised");
+        return;
+    }
+    CHECK_FALSE(d.reason.empty());
+    const calib_plugin_api* api = calib::sdk::make_api<CudaPlugin>("t", "t", "0", "t", "t");
+    char buf[512] = {};
+    calib_message err{buf, sizeof buf};
+    void* ctx = nullptr;
+    REQUIRE(api->init(nullptr, &ctx, err) == CALIB_OK);
+    calib_device_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(api->get_device(ctx, &info) == CALIB_OK);
+    CHECK(info.kind == CALIB_DEVICE_GPU);
+    CHECK(info.available == 0);
+    CHECK(std::string(info.unavailable_reason) == d.reason);
+    REQUIRE(api->case_count(ctx) > 0);  // listing still works
+    void* inst = nullptr;
+    CHECK(api->prepare(ctx, 0, &inst, err) == CALIB_UNAVAILABLE);
+    CHECK(inst == nullptr);
+    uint32_t count = 99;
+    CHECK(api->get_peaks(ctx, nullptr, 0, &count) == CALIB_OK);
+    CHECK(count == 0);
+    api->shutdown(ctx);
+}
