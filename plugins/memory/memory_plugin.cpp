@@ -62,6 +62,7 @@ CacheSizes read_cache_sizes(const std::string& root) {
     if (found.l1d != 0) out.l1d = found.l1d;
     if (found.l2 != 0) out.l2 = found.l2;
     if (found.llc != 0) out.llc = found.llc;
+    out.cores = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));  // the STREAM team
     return out;
 }
 
@@ -91,7 +92,8 @@ std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches) {
     const auto sizes = sweep_sizes(caches);
     // Level points: the sweep point nearest to half of each cache level, and the largest (DRAM).
     std::vector<std::size_t> level_sizes{sizes.back()};
-    for (std::size_t target : {caches.l1d / 2, caches.l2 / 2, caches.llc / 2}) {
+    // The sweep splits its arrays over all cores, so a private level holds cores x its size.
+    for (std::size_t target : {caches.l1d * caches.cores / 2, caches.l2 * caches.cores / 2, caches.llc / 2}) {
         const auto it = std::min_element(sizes.begin(), sizes.end(), [&](std::size_t x, std::size_t y) {
             return std::fabs(std::log2(double(x) / double(target))) < std::fabs(std::log2(double(y) / double(target)));
         });

@@ -13,6 +13,7 @@ namespace calib::memory {
 
 struct CacheSizes {
     std::size_t l1d = 32 << 10, l2 = 1 << 20, llc = 32 << 20;  // used where sysfs is unreadable
+    std::size_t cores = 1;  // threads sharing the sweep: L1 and L2 are per core, the LLC is shared
 };
 // Data/unified cache sizes of cpu0 from /sys/devices/system/cpu/cpu0/cache/index*/ (`root` for tests).
 CacheSizes read_cache_sizes(const std::string& root = "/sys/devices/system/cpu/cpu0/cache");
