@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
     bool have_any = false;
 
     md << "# Performance\n\nWritten by `build/bin/calib-bench` (source `bench/calib_bench.cpp`); rerun it to "
-          "refresh this page. Not part of the test suite.\n\n";
+          "refresh this page. Not part of the test suite. GPU figures (CUDA plugin against PyTorch on an "
+          "H100): `docs/performance-gpu.md`.\n\n";
 
     if (o.ceilings) {
         // calib's square fp32 matmul and the STREAM DRAM triad, then the yardsticks, twice, alternating.
