@@ -169,10 +169,15 @@ void print_summary(std::ostream& os, const core::Profile& p) {
                 warnings.push_back("case " + str(v.as_object(), "case") + " (" + str(v.as_object(), "plugin") +
                                    "): " + str(v.as_object(), "status") + ": " + str(v.as_object(), "message"));
     if (auto* pl = p.extensions.if_contains("plugins"); pl != nullptr && pl->is_array())
-        for (const auto& v : pl->as_array())
-            if (v.is_object() && str(v.as_object(), "status") == "rejected")
-                warnings.push_back("plugin rejected: " + str(v.as_object(), "path") + ": " +
-                                   str(v.as_object(), "reason"));
+        for (const auto& v : pl->as_array()) {
+            if (!v.is_object()) continue;
+            const auto& o = v.as_object();
+            if (str(o, "status") == "rejected")
+                warnings.push_back("plugin rejected: " + str(o, "path") + ": " + str(o, "reason"));
+            else if (o.contains("unavailable_reason"))
+                warnings.push_back("plugin " + str(o, "id") + " measured nothing, its device is unavailable: " +
+                                   str(o, "unavailable_reason"));
+        }
     if (!warnings.empty()) {
         os << "\nWarnings\n";
         for (const auto& w : warnings) os << "  - " << w << "\n";
