@@ -56,6 +56,8 @@ public:
         t0_ = std::chrono::steady_clock::now();
     }
     ~Progress() override { clear(); }
+    // Ends the live line so that what follows (the summary on stdout) starts on a clean line.
+    void finish() { clear(); }
 
     void plugin_scanned(const core::PluginRecord& p) override {
         if (verbosity_ < 2) return;
@@ -263,6 +265,7 @@ int cmd_run(const Args& args) {
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
     core::RunResult result = core::run_calibration(o, plugins, g_cancel, &progress);
+    progress.finish();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
 
