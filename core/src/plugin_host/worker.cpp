@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -332,6 +333,11 @@ private:
 }  // namespace
 
 int worker_main(int in_fd, int out_fd) {
+    // Measurement policy: OpenMP threads spin between back-to-back parallel regions unless the user chose
+    // otherwise. Sleeping threads (OMP_WAIT_POLICY=passive, and at times libgomp's default) made a small
+    // unfused 3-primitive chain 2.5x slower for a whole process, so the same fusion speedup came out
+    // bimodal from run to run: wake-up latency, not fusion. Set before any plugin (so libgomp) loads.
+    ::setenv("OMP_WAIT_POLICY", "active", 0);
     // Plugins scribbling on stdout must never reach the host's stdout (or the protocol pipe).
     std::fflush(stdout);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);

@@ -562,6 +562,9 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     pol["min_samples"] = static_cast<int64_t>(o.policy.min_samples);
     pol["time_budget_seconds"] = o.policy.time_budget_seconds;
     pol["fixed_samples"] = static_cast<int64_t>(o.policy.fixed_samples);
+    // What the workers ran under (set by the worker unless the user's environment says otherwise).
+    const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+    pol["openmp_wait_policy"] = wait_policy != nullptr ? wait_policy : "active";
     run["policy"] = std::move(pol);
     json::object ps;
     for (const auto& [id, s] : r.plugin_seconds) ps[id] = s;
