@@ -91,13 +91,16 @@ static std::string convention(Kernel k) {
 std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches) {
     const auto sizes = sweep_sizes(caches);
     // Level points: the sweep point nearest to half of each cache level, and the largest (DRAM).
-    std::vector<std::size_t> level_sizes{sizes.back()};
-    // The sweep splits its arrays over all cores, so a private level holds cores x its size.
-    for (std::size_t target : {caches.l1d * caches.cores / 2, caches.l2 * caches.cores / 2, caches.llc / 2}) {
-        const auto it = std::min_element(sizes.begin(), sizes.end(), [&](std::size_t x, std::size_t y) {
+    std::vector<std::size_t> level_sizes{sizes.back()}, second_sizes;
+    auto nearest = [&](std::size_t target) {
+        return *std::min_element(sizes.begin(), sizes.end(), [&](std::size_t x, std::size_t y) {
             return std::fabs(std::log2(double(x) / double(target))) < std::fabs(std::log2(double(y) / double(target)));
         });
-        level_sizes.push_back(*it);
+    };
+    // The sweep splits its arrays over all cores, so a private level holds cores x its size.
+    for (std::size_t cap : {caches.l1d * caches.cores, caches.l2 * caches.cores, caches.llc}) {
+        level_sizes.push_back(nearest(cap / 2));
+        second_sizes.push_back(nearest(cap / 4));  // a second point: one noisy case cannot decide a level
     }
 
     std::vector<sdk::CaseSpec> out;
@@ -106,9 +109,10 @@ std::vector<sdk::CaseSpec> case_list(const CacheSizes& caches) {
         const bool full_sweep = k == Kernel::copy || k == Kernel::triad;
         for (std::size_t ws : sizes) {
             // copy and triad sweep every octave (the roofline's slopes); scale and add are measured at
-            // one point per level (the middle of each cache, and DRAM), enough for the hierarchy table.
+            // two points per cache level (a half and a quarter of it) and at DRAM: the hierarchy table.
             const bool level_point = std::find(level_sizes.begin(), level_sizes.end(), ws) != level_sizes.end();
-            if (!full_sweep && !level_point) continue;
+            const bool second_point = std::find(second_sizes.begin(), second_sizes.end(), ws) != second_sizes.end();
+            if (!full_sweep && !level_point && !second_point) continue;
             // Whole 64-byte lines per array, so each array starts aligned and splits into whole lines.
             const std::size_t n = std::max<std::size_t>(8, ws / (arrays * sizeof(double)) / 8 * 8);
             const std::size_t bytes = n * arrays * sizeof(double);
@@ -156,16 +160,17 @@ Kernel kernel_of(const sdk::CaseSpec& spec) {
 
 MemoryInstance::MemoryInstance(Kernel k, std::size_t n) : k_(k), n_(n) {
     const bool uses_a = k != Kernel::scale, uses_b = k != Kernel::copy, uses_c = true;
-    if (uses_a) a_ = allocate_array(n);
-    if (uses_b) b_ = allocate_array(n);
-    if (uses_c) c_ = allocate_array(n);
-    first_touch(a_.get(), b_.get(), c_.get(), n);  // also starts the persistent OpenMP team
+    arrays_ = allocate_arrays(n);
+    if (uses_a) a_ = arrays_.arrays[0];
+    if (uses_b) b_ = arrays_.arrays[1];
+    if (uses_c) c_ = arrays_.arrays[2];
+    first_touch(a_, b_, c_, n);  // also starts the persistent OpenMP team
 }
 
 double MemoryInstance::run(uint64_t iterations) {
-    double* a = a_.get();
-    double* b = b_.get();
-    double* c = c_.get();
+    double* a = a_;
+    double* b = b_;
+    double* c = c_;
     const auto t0 = std::chrono::steady_clock::now();
     run_kernel(k_, a, b, c, n_, iterations);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

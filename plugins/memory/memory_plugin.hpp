@@ -35,17 +35,20 @@ public:
     MemoryInstance(Kernel k, std::size_t n);
     double run(uint64_t iterations) override;
     // The arrays this kernel uses (nullptr for the one it does not).
-    double* a() { return a_.get(); }
-    double* b() { return b_.get(); }
-    double* c() { return c_.get(); }
+    double* a() { return a_; }
+    double* b() { return b_; }
+    double* c() { return c_; }
     std::size_t size() const { return n_; }
     Kernel kernel() const { return k_; }
-    Check check() const { return check_arrays(k_, a_.get(), b_.get(), c_.get(), n_); }
+    Check check() const { return check_arrays(k_, a_, b_, c_, n_); }
 
 private:
     Kernel k_;
     std::size_t n_;
-    Array a_, b_, c_;
+    ArraySet arrays_;
+    double* a_ = nullptr;  // nullptr where the kernel does not use the array
+    double* b_ = nullptr;
+    double* c_ = nullptr;
 };
 
 class MemoryPlugin : public sdk::Plugin {

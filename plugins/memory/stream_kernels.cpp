@@ -32,11 +32,17 @@ int arrays_used(Kernel k) { return k == Kernel::copy || k == Kernel::scale ? 2 :
 
 void FreeDeleter::operator()(double* p) const noexcept { std::free(p); }
 
-Array allocate_array(std::size_t n) {
-    const std::size_t bytes = std::max<std::size_t>(64, (n * sizeof(double) + 63) / 64 * 64);
-    void* p = std::aligned_alloc(64, bytes);
+ArraySet allocate_arrays(std::size_t n) {
+    constexpr std::size_t page = 4096, stagger = 17 * 64;
+    const std::size_t bytes = (n * sizeof(double) + 63) / 64 * 64;
+    const std::size_t stride = (bytes + stagger * 2 + page - 1) / page * page;  // room for the offsets
+    void* p = std::aligned_alloc(page, 3 * stride);
     if (p == nullptr) throw std::bad_alloc();
-    return Array(static_cast<double*>(p));
+    ArraySet set;
+    set.block = Array(static_cast<double*>(p));
+    for (std::size_t i = 0; i < 3; ++i)
+        set.arrays[i] = reinterpret_cast<double*>(static_cast<char*>(p) + i * stride + i * stagger);
+    return set;
 }
 
 void static_chunk(std::size_t n, int threads, int t, std::size_t& begin, std::size_t& end) {

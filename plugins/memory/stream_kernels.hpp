@@ -16,12 +16,20 @@ const char* kernel_name(Kernel k);
 // convention (reads + writes, no write-allocate traffic): the same numbers.
 int arrays_used(Kernel k);
 
-// 64-byte aligned double array, untouched after allocation (first touch is the caller's).
 struct FreeDeleter {
     void operator()(double* p) const noexcept;
 };
 using Array = std::unique_ptr<double[], FreeDeleter>;
-Array allocate_array(std::size_t n);
+
+// Three arrays of n doubles in one page-aligned block, untouched after allocation (first touch is the
+// caller's). Array i starts i x 17 cache lines past a page boundary, so that a[j], b[j] and c[j] never
+// share a 4 KiB page offset (no 4K aliasing between the streams), whatever offsets a heap would give:
+// the placement is the same in every run (STREAM pads its arrays with OFFSET for the same reason).
+struct ArraySet {
+    Array block;
+    double* arrays[3] = {nullptr, nullptr, nullptr};
+};
+ArraySet allocate_arrays(std::size_t n);
 
 // Thread t's share [begin, end) of n elements in whole 64-byte lines, for `threads` threads.
 void static_chunk(std::size_t n, int threads, int t, std::size_t& begin, std::size_t& end);
