@@ -170,23 +170,8 @@ int cmd_plot(const Args& args) {
     std::string file, output;
     po::options_description desc("calib-host plot FILE --output roofline.svg: roofline chart as SVG");
     desc.add_options()("help,h", "this help")("output,o", po::value(&output), "SVG file to write");
-    po::options_description hidden;
-    hidden.add_options()("file", po::value(&file));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("file", 1);
     po::variables_map vm;
-    try {
-        vm = parse(args, all, &pos);
-    } catch (const po::error& e) {
-        return usage_error(e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return kExitOk;
-    }
-    if (file.empty()) return usage_error("missing profile file");
+    if (int code = 0; !parse_file_command(args, desc, file, vm, code)) return code;
     if (output.empty()) return usage_error("missing --output FILE.svg");
     try {
         core::save_text_atomic(output, render_roofline(core::load_profile(file)));

@@ -22,23 +22,8 @@ int cmd_query(const Args& args) {
         "shape", po::value(&shape_text), "shape of the fused problem, e.g. 256x1024x1024")(
         "precision", po::value(&precision), "precision (default fp32)")(
         "threshold", po::value(&threshold), "fuse when the speedup reaches this (default 1.1)");
-    po::options_description hidden;
-    hidden.add_options()("file", po::value(&file));
-    po::options_description all;
-    all.add(desc).add(hidden);
-    po::positional_options_description pos;
-    pos.add("file", 1);
     po::variables_map vm;
-    try {
-        vm = parse(args, all, &pos);
-    } catch (const po::error& e) {
-        return usage_error(e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return kExitOk;
-    }
-    if (file.empty()) return usage_error("missing profile file");
+    if (int code = 0; !parse_file_command(args, desc, file, vm, code)) return code;
     if (operation.empty() == pattern.empty()) return usage_error("give exactly one of --operation or --fusion");
     core::Profile profile;
     try {

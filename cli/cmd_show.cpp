@@ -10,31 +10,12 @@
 namespace calib::cli {
 namespace {
 
-// One positional FILE plus --help. Returns the file, or sets `exit_code`.
+// One positional FILE plus --help.
 bool parse_file_arg(const Args& args, const char* usage, std::string& file, int& exit_code) {
     po::options_description desc(usage);
-    desc.add_options()("help,h", "this help")("file", po::value(&file), "profile");
-    po::options_description visible(usage);
-    visible.add_options()("help,h", "this help");
-    po::positional_options_description pos;
-    pos.add("file", 1);
+    desc.add_options()("help,h", "this help");
     po::variables_map vm;
-    try {
-        vm = parse(args, desc, &pos);
-    } catch (const po::error& e) {
-        exit_code = usage_error(e.what());
-        return false;
-    }
-    if (vm.count("help")) {
-        std::cout << visible << "\n";
-        exit_code = kExitOk;
-        return false;
-    }
-    if (file.empty()) {
-        exit_code = usage_error("missing profile file");
-        return false;
-    }
-    return true;
+    return parse_file_command(args, desc, file, vm, exit_code);
 }
 
 }  // namespace

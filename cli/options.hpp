@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,34 @@ inline po::variables_map parse(const Args& args, const po::options_description& 
     po::store(parser.run(), vm);
     po::notify(vm);
     return vm;
+}
+
+// A subcommand taking one positional profile FILE and the options in `desc` (which should hold --help).
+// Returns true to go on; false when it has printed the help or a usage error, with the exit code in `code`.
+inline bool parse_file_command(const Args& args, const po::options_description& desc, std::string& file,
+                               po::variables_map& vm, int& code) {
+    po::options_description hidden;
+    hidden.add_options()("file", po::value(&file));
+    po::options_description all;
+    all.add(desc).add(hidden);
+    po::positional_options_description pos;
+    pos.add("file", 1);
+    try {
+        vm = parse(args, all, &pos);
+    } catch (const po::error& e) {
+        code = usage_error(e.what());
+        return false;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        code = kExitOk;
+        return false;
+    }
+    if (file.empty()) {
+        code = usage_error("missing profile file");
+        return false;
+    }
+    return true;
 }
 
 }  // namespace calib::cli
