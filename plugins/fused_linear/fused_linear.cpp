@@ -140,9 +140,7 @@ FusionPair build_pair(const Problem& p, bool faulty_fused) {
 }
 
 std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role) {
-    auto pair = build_pair(p);
-    verify_pair(pair, p.precision);
-    return take_role(pair, role);
+    return verified_role(build_pair(p), p.precision, role);
 }
 
 std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {

@@ -96,6 +96,14 @@ struct FusionCase {
     bool quick = false;
 };
 
+// What prepare() does for every fusion case: check the fused chain against the unfused one on the same
+// inputs (throws CALIB_VERIFICATION_FAILED), then keep the chain of the requested role.
+inline std::unique_ptr<ChainInstance> verified_role(FusionPair pair, const std::string& precision,
+                                                    calib_fusion_role role) {
+    verify_pair(pair, precision);
+    return take_role(pair, role);
+}
+
 // The two cases of a comparison: "<pattern>_<precision>_<shape>_fused" and "..._unfused", sharing
 // the group "<pattern>_<precision>_<shape>", with "operators" and "num_operators" params added.
 inline std::vector<sdk::CaseSpec> fusion_case_pair(const FusionCase& f) {
