@@ -136,7 +136,7 @@ int cmd_run(const Args& args) {
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
-    bool quick = false, as_json = false, quiet = false, verbose = false;
+    bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
     po::options_description desc(
         "calib-host [run] [options]: calibrate this machine with every discovered plugin\n"
         "Exit codes: 0 ok; 1 some cases failed (results kept); 2 usage or input error (nothing written);\n"
@@ -156,6 +156,8 @@ int cmd_run(const Args& args) {
         "warmup", po::value(&warmup), "warm-up seconds per case (default 0.02)")(
         "repetitions", po::value(&repetitions), "fixed number of samples per case (reproducible mode)")(
         "policy", po::value(&policy_name), "measurement policy: adaptive (default) or fixed")(
+        "no-placement-guard", po::bool_switch(&no_guard),
+        "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
         "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
         "case-timeout", po::value(&case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
@@ -177,6 +179,7 @@ int cmd_run(const Args& args) {
     core::RunOptions o;
     o.discovery = disc.options();
     o.quick = quick;
+    o.placement_guard = !no_guard;
     o.hardware_name = hardware;
     if (vm.count("peak-gflops")) {
         if (!(peak_gflops > 0)) return usage_error("--peak-gflops must be a positive number");

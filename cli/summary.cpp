@@ -57,6 +57,14 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     const auto& run = ext("run");
     if (!run.empty()) {
         os << " in " << fixed(num(run, "wall_seconds")) << " s";
+        const json::object* pol = run.if_contains("policy") ? run.at("policy").if_object() : nullptr;
+        const json::value* pl = pol != nullptr ? pol->if_contains("placement") : nullptr;
+        if (pl != nullptr && pl->is_object() && num(pl->as_object(), "probes") > 0) {
+            const auto& o = pl->as_object();
+            os << "\n  CPU placement: " << fixed(num(o, "displaced_probes"), 0) << " of " << fixed(num(o, "probes"), 0)
+               << " probes displaced (reference " << fixed(num(o, "reference_ns"), 0) << " ns), "
+               << fixed(num(o, "wait_seconds")) << " s waited";
+        }
         if (run.contains("complete") && !flag(run, "complete")) {
             os << " (INCOMPLETE: interrupted)";
             warnings.push_back("the run was interrupted: this profile is partial");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 namespace calib::core {
 namespace {
@@ -108,6 +109,21 @@ std::pair<double, double> bootstrap_speedup_ci(const std::vector<double>& a, con
     return {at(0.025), at(0.975)};
 }
 
+// What one measurement loop needs from its caller: the samples kept so far, taking one sample (or one
+// A-B pair) aside, keeping the one taken, and whether the kept samples meet the stopping rule.
+struct LoopHooks {
+    std::function<std::size_t()> count;
+    std::function<void()> take;
+    std::function<void()> keep;
+    std::function<bool()> converged;
+};
+
+struct LoopResult {
+    StopReason reason = StopReason::converged;
+    std::size_t discarded = 0, displaced = 0;
+    double placement_seconds = 0;
+};
+
 class Policy final : public MeasurementPolicy {
 public:
     Policy(std::string name, PolicyConfig cfg, ClockFn clock, bool fixed)
@@ -121,45 +137,30 @@ public:
     std::string name() const override { return name_; }
     const PolicyConfig& config() const override { return cfg_; }
 
-    Measurement measure(const RunFn& run, const CancelFn& cancelled) const override {
+    Measurement measure(const RunFn& run, const CancelFn& cancelled, PlacementGuard* guard) const override {
         Measurement m;
         const double start = clock_();
         m.iterations_per_sample = warm_up(run, cfg_, clock_, start, !fixed_, m.warmup_seconds);
         const double iters = static_cast<double>(m.iterations_per_sample);
-        while (true) {
-            if (cancelled && cancelled()) {
-                m.reason = StopReason::cancelled;
-                break;
-            }
-            const std::size_t n = m.samples.size();
-            if (fixed_) {
-                if (n >= cfg_.fixed_samples) {
-                    m.reason = StopReason::fixed_count;
-                    break;
-                }
-            } else {
-                if (n >= cfg_.max_samples) {
-                    m.reason = StopReason::max_samples;
-                    break;
-                }
-                if (n >= budget_floor() && clock_() - start >= cfg_.time_budget_seconds) {
-                    m.reason = StopReason::time_budget;
-                    break;
-                }
-            }
-            m.samples.push_back(run(m.iterations_per_sample) / iters);
-            if (!fixed_ && m.samples.size() >= cfg_.min_samples &&
-                compute_stats(m.samples).noise <= cfg_.target_noise) {
-                m.reason = StopReason::converged;
-                break;
-            }
-        }
+        double pending = 0;
+        LoopHooks h;
+        h.count = [&] { return m.samples.size(); };
+        h.take = [&] { pending = run(m.iterations_per_sample) / iters; };
+        h.keep = [&] { m.samples.push_back(pending); };
+        h.converged = [&] {
+            return !fixed_ && m.samples.size() >= cfg_.min_samples &&
+                   compute_stats(m.samples).noise <= cfg_.target_noise;
+        };
+        const LoopResult r = loop(h, cancelled, guard, start);
+        m.reason = r.reason;
+        record(m, r);
         m.stats = compute_stats(m.samples);
         m.elapsed_seconds = clock_() - start;
         return m;
     }
 
-    PairMeasurement measure_pair(const RunFn& a, const RunFn& b, const CancelFn& cancelled) const override {
+    PairMeasurement measure_pair(const RunFn& a, const RunFn& b, const CancelFn& cancelled,
+                                 PlacementGuard* guard) const override {
         PairMeasurement p;
         const double start = clock_();
         p.a.iterations_per_sample = warm_up(a, cfg_, clock_, start, !fixed_, p.a.warmup_seconds);
@@ -167,45 +168,35 @@ public:
         const double ia = static_cast<double>(p.a.iterations_per_sample);
         const double ib = static_cast<double>(p.b.iterations_per_sample);
         std::size_t last_ci = 0;  // sample count at the last bootstrap evaluation
-        while (true) {
-            if (cancelled && cancelled()) {
-                p.reason = StopReason::cancelled;
-                break;
-            }
-            const std::size_t n = p.a.samples.size();
-            if (fixed_) {
-                if (n >= cfg_.fixed_samples) {
-                    p.reason = StopReason::fixed_count;
-                    break;
-                }
-            } else {
-                if (n >= cfg_.max_samples) {
-                    p.reason = StopReason::max_samples;
-                    break;
-                }
-                if (n >= budget_floor() && clock_() - start >= cfg_.time_budget_seconds) {
-                    p.reason = StopReason::time_budget;
-                    break;
-                }
-            }
+        double pending_a = 0, pending_b = 0;
+        LoopHooks h;
+        h.count = [&] { return p.a.samples.size(); };
+        h.take = [&] {
             // Interleaved so that drift (clock, thermal, neighbours) hits both sides alike.
-            p.a.samples.push_back(a(p.a.iterations_per_sample) / ia);
-            p.b.samples.push_back(b(p.b.iterations_per_sample) / ib);
+            pending_a = a(p.a.iterations_per_sample) / ia;
+            pending_b = b(p.b.iterations_per_sample) / ib;
+        };
+        h.keep = [&] {
+            p.a.samples.push_back(pending_a);
+            p.b.samples.push_back(pending_b);
+        };
+        h.converged = [&] {
             const std::size_t m = p.a.samples.size();
-            if (fixed_ || m < cfg_.min_samples) continue;
+            if (fixed_ || m < cfg_.min_samples) return false;
             if (compute_stats(p.a.samples).noise > cfg_.target_noise ||
                 compute_stats(p.b.samples).noise > cfg_.target_noise)
-                continue;
+                return false;
             // The bootstrap costs ~1000 medians: evaluate it only every few samples (and at least
             // every 10% growth, so the total stays ~linear in the final count).
             const std::size_t every = std::max(cfg_.pair_ci_every, m / 10);
-            if (last_ci != 0 && m - last_ci < every) continue;
+            if (last_ci != 0 && m - last_ci < every) return false;
             last_ci = m;
-            if (speedup_converged(p.a.samples, p.b.samples)) {
-                p.reason = StopReason::converged;
-                break;
-            }
-        }
+            return speedup_converged(p.a.samples, p.b.samples);
+        };
+        const LoopResult r = loop(h, cancelled, guard, start);
+        p.reason = r.reason;
+        record(p.a, r);
+        record(p.b, r);
         p.a.stats = compute_stats(p.a.samples);
         p.b.stats = compute_stats(p.b.samples);
         if (p.a.stats.median > 0) p.speedup = p.b.stats.median / p.a.stats.median;
@@ -217,6 +208,64 @@ public:
 
 private:
     std::size_t budget_floor() const { return std::min(cfg_.min_samples, kBudgetFloorSamples); }
+
+    // Samples until a stopping rule holds. With a guard, a sample is kept only when the placement was
+    // the reference one both before and after it; otherwise it is discarded and the loop waits for the
+    // reference placement, as long as the allowance lasts. Waiting and discarded samples do not count
+    // against the time budget.
+    LoopResult loop(const LoopHooks& h, const CancelFn& cancelled, PlacementGuard* guard, double start) const {
+        LoopResult r;
+        double case_used = 0;
+        bool ok_before = guard == nullptr || guard->wait_for_reference(case_used);
+        while (true) {
+            if (cancelled && cancelled()) {
+                r.reason = StopReason::cancelled;
+                break;
+            }
+            const std::size_t n = h.count();
+            if (fixed_) {
+                if (n >= cfg_.fixed_samples) {
+                    r.reason = StopReason::fixed_count;
+                    break;
+                }
+            } else {
+                if (n >= cfg_.max_samples) {
+                    r.reason = StopReason::max_samples;
+                    break;
+                }
+                if (n >= budget_floor() && clock_() - start - case_used >= cfg_.time_budget_seconds) {
+                    r.reason = StopReason::time_budget;
+                    break;
+                }
+            }
+            const double t0 = clock_();
+            h.take();
+            if (guard != nullptr) {
+                const bool ok_after = guard->in_reference();
+                if (!(ok_before && ok_after) && guard->may_wait(case_used)) {
+                    guard->charge(clock_() - t0, case_used);
+                    ++r.discarded;
+                    ok_before = ok_after || guard->wait_for_reference(case_used);
+                    continue;
+                }
+                if (!(ok_before && ok_after)) ++r.displaced;
+                ok_before = ok_after;
+            }
+            h.keep();
+            if (h.converged()) {
+                r.reason = StopReason::converged;
+                break;
+            }
+        }
+        r.placement_seconds = case_used;
+        return r;
+    }
+
+    static void record(Measurement& m, const LoopResult& r) {
+        m.discarded_samples = r.discarded;
+        m.displaced_samples = r.displaced;
+        m.placement_wait_seconds = r.placement_seconds;
+    }
 
     bool speedup_converged(const std::vector<double>& a, const std::vector<double>& b) const {
         const SampleStats sa = compute_stats(a), sb = compute_stats(b);
@@ -240,6 +289,51 @@ void validate(const PolicyConfig& c) {
 }
 
 }  // namespace
+
+PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock, SleepFn sleep)
+    : probe_(std::move(probe)), cfg_(cfg), clock_(std::move(clock)), sleep_(std::move(sleep)) {
+    if (!clock_) clock_ = steady_seconds;
+    if (!sleep_)
+        sleep_ = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
+}
+
+void PlacementGuard::settle(double seconds) {
+    const double t0 = clock_();
+    do {
+        in_reference();
+        sleep_(cfg_.poll_seconds);
+    } while (clock_() - t0 < seconds);
+}
+
+bool PlacementGuard::in_reference() {
+    const double ns = probe_ ? probe_() : 0;
+    if (!(ns > 0)) return true;
+    ++probes_;
+    if (reference_ns_ <= 0 || ns < reference_ns_) reference_ns_ = ns;
+    const bool ok = ns <= cfg_.displaced_ratio * reference_ns_;
+    if (!ok) ++displaced_;
+    return ok;
+}
+
+bool PlacementGuard::may_wait(double case_used) const {
+    return case_used < cfg_.max_wait_per_case && used_allowance_ < cfg_.max_wait_per_plugin;
+}
+
+void PlacementGuard::charge(double seconds, double& case_used) {
+    case_used += seconds;
+    used_allowance_ += seconds;
+    used_total_ += seconds;
+}
+
+bool PlacementGuard::wait_for_reference(double& case_used) {
+    while (true) {
+        const double t0 = clock_();
+        if (in_reference()) return true;
+        if (!may_wait(case_used)) return false;
+        sleep_(cfg_.poll_seconds);
+        charge(clock_() - t0, case_used);
+    }
+}
 
 std::unique_ptr<MeasurementPolicy> make_policy(const std::string& name, const PolicyConfig& config,
                                                ClockFn clock) {

@@ -332,12 +332,25 @@ private:
 
 }  // namespace
 
+// Measurement policy for OpenMP, unless the user chose otherwise. Threads spin between back-to-back
+// parallel regions: sleeping threads (OMP_WAIT_POLICY=passive, and at times libgomp's default) made a
+// small unfused 3-primitive chain 2.5x slower for a whole process. Threads are bound one per core: left
+// unbound, the guest scheduler at times stacked both threads of a 2-vCPU VM on one vCPU for part of a
+// case (a fused depthwise conv ran at 120 us, then 65 us, in the same measurement).
+const std::vector<EnvDefault>& worker_env_defaults() {
+    static const std::vector<EnvDefault> d{
+        {"OMP_WAIT_POLICY", "active"}, {"OMP_PROC_BIND", "close"}, {"OMP_PLACES", "cores"}};
+    return d;
+}
+
+std::string worker_env_value(const EnvDefault& d) {
+    const char* v = std::getenv(d.name);
+    return v != nullptr ? v : d.value;
+}
+
 int worker_main(int in_fd, int out_fd) {
-    // Measurement policy: OpenMP threads spin between back-to-back parallel regions unless the user chose
-    // otherwise. Sleeping threads (OMP_WAIT_POLICY=passive, and at times libgomp's default) made a small
-    // unfused 3-primitive chain 2.5x slower for a whole process, so the same fusion speedup came out
-    // bimodal from run to run: wake-up latency, not fusion. Set before any plugin (so libgomp) loads.
-    ::setenv("OMP_WAIT_POLICY", "active", 0);
+    // Set before any plugin (so libgomp) loads.
+    for (const auto& d : worker_env_defaults()) ::setenv(d.name, d.value, 0);
     // Plugins scribbling on stdout must never reach the host's stdout (or the protocol pipe).
     std::fflush(stdout);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);

@@ -75,6 +75,13 @@ std::string math_of(const CaseInfo& c) {
     return c.precision;
 }
 
+// What the placement guard did to this case's samples (measure.hpp, PlacementGuard).
+void add_placement(json::object& e, const Measurement& m) {
+    e["discarded_samples"] = static_cast<int64_t>(m.discarded_samples);
+    e["displaced_samples"] = static_cast<int64_t>(m.displaced_samples);
+    e["placement_wait_seconds"] = m.placement_wait_seconds;
+}
+
 void add_stats(json::object& e, const SampleStats& s, const Measurement& m, double case_seconds) {
     e["case_seconds"] = case_seconds;  // wall time of the case: prepare, warm-up, samples, release
     e["median_latency_ms"] = ms(s.median);
@@ -86,6 +93,7 @@ void add_stats(json::object& e, const SampleStats& s, const Measurement& m, doub
     e["samples"] = static_cast<int64_t>(s.count);
     e["iterations_per_sample"] = static_cast<int64_t>(m.iterations_per_sample);
     e["stopping_reason"] = to_string(m.reason);
+    add_placement(e, m);
 }
 
 void add_instance(json::object& e, const InstanceInfo& in, const std::string& prefix) {
@@ -397,6 +405,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["iterations_per_sample"] = static_cast<int64_t>(pm.a.iterations_per_sample);
         e["unfused_iterations_per_sample"] = static_cast<int64_t>(pm.b.iterations_per_sample);
         e["stopping_reason"] = to_string(pm.reason);
+        add_placement(e, pm.a);
         e["case_seconds"] = c->wall_seconds;
         e["fused_case"] = f.name;
         e["unfused_case"] = u.name;
@@ -563,8 +572,18 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     pol["time_budget_seconds"] = o.policy.time_budget_seconds;
     pol["fixed_samples"] = static_cast<int64_t>(o.policy.fixed_samples);
     // What the workers ran under (set by the worker unless the user's environment says otherwise).
-    const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
-    pol["openmp_wait_policy"] = wait_policy != nullptr ? wait_policy : "active";
+    json::object env;
+    for (const auto& d : worker_env_defaults()) env[d.name] = worker_env_value(d);
+    pol["openmp_wait_policy"] = env["OMP_WAIT_POLICY"];
+    pol["worker_environment"] = std::move(env);
+    json::object place;
+    place["probe"] = r.placement.probe;
+    place["displaced_ratio"] = o.placement.displaced_ratio;
+    place["reference_ns"] = r.placement.reference_ns;
+    place["probes"] = static_cast<int64_t>(r.placement.probes);
+    place["displaced_probes"] = static_cast<int64_t>(r.placement.displaced_probes);
+    place["wait_seconds"] = r.placement.wait_seconds;
+    pol["placement"] = std::move(place);
     run["policy"] = std::move(pol);
     json::object ps;
     for (const auto& [id, s] : r.plugin_seconds) ps[id] = s;

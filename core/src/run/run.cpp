@@ -7,6 +7,7 @@
 #include <set>
 
 #include "calib/abi.h"
+#include "calib/core/placement.hpp"
 
 namespace calib::core {
 namespace {
@@ -159,6 +160,17 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
 
     auto policy = make_policy(o.policy_name, o.policy);
+    std::optional<PlacementProbe> probe;
+    std::optional<PlacementGuard> guard;
+    if (o.placement_guard) {
+        probe.emplace();
+        result.placement.probe = probe->description();
+        if (probe->available()) {
+            guard.emplace([&] { return probe->probe_ns(); }, o.placement);
+            guard->settle(0.1);
+        }
+    }
+    PlacementGuard* g = guard ? &*guard : nullptr;
     const double run_timeout =
         o.run_timeout_seconds.value_or(o.run_timeout_factor * o.policy.time_budget_seconds + 10.0);
 
@@ -176,6 +188,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (cancel.load()) break;
         const double t_plugin = now_seconds();
         PluginClient client(plugin->path, o.worker);
+        if (g != nullptr) g->new_allowance();
         for (const auto& s : cases) {
             if (cancel.load()) {
                 result.complete = false;
@@ -197,13 +210,13 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                 RunFn run_a = [&, id = a.instance](uint64_t n) { return client.run(id, n, run_timeout); };
                 auto cancelled = [&] { return cancel.load(); };
                 if (s.unfused == nullptr) {
-                    out.measurement = policy->measure(run_a, cancelled);
+                    out.measurement = policy->measure(run_a, cancelled, g);
                 } else {
                     auto b = client.prepare(s.unfused->index, o.prepare_timeout_seconds);
                     instances.push_back(b.instance);
                     out.unfused_instance = b.info;
                     RunFn run_b = [&, id = b.instance](uint64_t n) { return client.run(id, n, run_timeout); };
-                    out.pair = policy->measure_pair(run_a, run_b, cancelled);
+                    out.pair = policy->measure_pair(run_a, run_b, cancelled, g);
                 }
                 const auto reason = out.pair ? out.pair->reason : out.measurement->reason;
                 if (reason == StopReason::cancelled) {
@@ -227,6 +240,12 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
     }
     if (cancel.load()) result.complete = false;
+    if (guard) {
+        result.placement.reference_ns = guard->reference_ns();
+        result.placement.probes = guard->probes();
+        result.placement.displaced_probes = guard->displaced_probes();
+        result.placement.wait_seconds = guard->used_seconds();
+    }
     result.wall_seconds = now_seconds() - t_start;
     return result;
 }

@@ -54,6 +54,53 @@ using ClockFn = std::function<double()>;
 // Returns true when the run should stop as soon as possible.
 using CancelFn = std::function<bool()>;
 
+// Keeps timing to the run's reference CPU placement (see placement.hpp). Every probe's latency is
+// compared with the lowest seen so far in the run (the reference): above displaced_ratio x reference,
+// the CPUs are displaced. The policy then discards the sample taken across it and waits, polling,
+// until the placement returns -- within an allowance per case and per plugin (new_allowance()), after
+// which samples are kept and counted as displaced.
+struct PlacementConfig {
+    double displaced_ratio = 2.0;
+    double max_wait_per_case = 3.0;  // seconds of waiting plus discarded samples, per case
+    double max_wait_per_plugin = 3.0;  // the same, from one new_allowance() to the next
+    double poll_seconds = 0.01;
+};
+
+class PlacementGuard {
+public:
+    using ProbeFn = std::function<double()>;        // one-way latency in ns; <= 0: unknown
+    using SleepFn = std::function<void(double)>;    // seconds; injectable for tests
+    PlacementGuard(ProbeFn probe, PlacementConfig cfg = {}, ClockFn clock = {}, SleepFn sleep = {});
+
+    // Probes for `seconds` to find the reference before the first case.
+    void settle(double seconds);
+    // Starts a new per-plugin allowance.
+    void new_allowance() { used_allowance_ = 0; }
+    // One probe: true in the reference placement (or when the probe knows nothing).
+    bool in_reference();
+    // Whether this case (which has used `case_used` seconds of allowance) may still wait or discard.
+    bool may_wait(double case_used) const;
+    // Charges discarded-sample time to the allowances.
+    void charge(double seconds, double& case_used);
+    // Polls until the reference placement returns or the allowance is spent; true if it returned.
+    bool wait_for_reference(double& case_used);
+
+    double reference_ns() const { return reference_ns_; }
+    std::size_t probes() const { return probes_; }
+    std::size_t displaced_probes() const { return displaced_; }
+    double used_seconds() const { return used_total_; }
+    const PlacementConfig& config() const { return cfg_; }
+
+private:
+    ProbeFn probe_;
+    PlacementConfig cfg_;
+    ClockFn clock_;
+    SleepFn sleep_;
+    double reference_ns_ = 0;
+    std::size_t probes_ = 0, displaced_ = 0;
+    double used_total_ = 0, used_allowance_ = 0;
+};
+
 struct Measurement {
     SampleStats stats;               // over per-execution seconds (sample seconds / iterations)
     std::vector<double> samples;     // per-execution seconds, in the order taken
@@ -61,6 +108,12 @@ struct Measurement {
     StopReason reason = StopReason::converged;
     double warmup_seconds = 0;       // time spent warming up
     double elapsed_seconds = 0;      // wall time of the whole measurement, warm-up included
+    // With a PlacementGuard: samples thrown away because the placement changed across them, seconds
+    // spent waiting for (or discarding outside) the reference placement, and samples kept although
+    // displaced (the allowance was spent).
+    std::size_t discarded_samples = 0;
+    double placement_wait_seconds = 0;
+    std::size_t displaced_samples = 0;
 };
 
 // Two variants timed alternately (A B A B ...) so drift hits both. speedup = median(b) / median(a)
@@ -76,9 +129,12 @@ public:
     virtual ~MeasurementPolicy() = default;
     virtual std::string name() const = 0;
     virtual const PolicyConfig& config() const = 0;
-    virtual Measurement measure(const RunFn& run, const CancelFn& cancelled = {}) const = 0;
-    virtual PairMeasurement measure_pair(const RunFn& a, const RunFn& b,
-                                         const CancelFn& cancelled = {}) const = 0;
+    // `guard` (optional) confines samples to the reference CPU placement; time spent waiting for it
+    // or on discarded samples does not count against the time budget.
+    virtual Measurement measure(const RunFn& run, const CancelFn& cancelled = {},
+                                PlacementGuard* guard = nullptr) const = 0;
+    virtual PairMeasurement measure_pair(const RunFn& a, const RunFn& b, const CancelFn& cancelled = {},
+                                         PlacementGuard* guard = nullptr) const = 0;
 };
 
 // Names: "adaptive" (default: samples until noise <= target, with min_samples, or budget) and

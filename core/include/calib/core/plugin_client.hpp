@@ -95,4 +95,15 @@ void kill_all_workers() noexcept;
 // Entry for `calib-host --worker <in-fd> <out-fd>`: serve requests until EOF. Returns the exit code.
 int worker_main(int in_fd, int out_fd);
 
+// Environment defaults the worker sets before any plugin loads, unless the user's environment already
+// has the variable (part of the measurement policy; recorded in the profile's run.policy):
+// OMP_WAIT_POLICY=active, OMP_PROC_BIND=close, OMP_PLACES=cores.
+struct EnvDefault {
+    const char* name;
+    const char* value;
+};
+const std::vector<EnvDefault>& worker_env_defaults();
+// The value a worker runs with: the user's, else the default.
+std::string worker_env_value(const EnvDefault& d);
+
 }  // namespace calib::core

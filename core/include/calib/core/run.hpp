@@ -30,6 +30,8 @@ struct RunOptions {
     bool fusion_given = false;
     std::string policy_name = "adaptive";
     PolicyConfig policy;
+    bool placement_guard = true;              // time only in the reference CPU placement (placement.hpp)
+    PlacementConfig placement;
     double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
     double run_timeout_factor = 10;           // a run call may take this x the case budget (+ 10 s)
     std::optional<double> run_timeout_seconds; // explicit per-call limit (--case-timeout)
@@ -64,6 +66,14 @@ struct RunResult {
     std::string started_at;                        // ISO-8601
     HostInfo host;
     PeakTable peaks;
+    // The placement guard over the run: how it probed ("off" / "unavailable: ..." when it did not),
+    // the reference latency, probes taken and how many found the CPUs displaced, seconds spent waiting.
+    struct Placement {
+        std::string probe = "off";
+        double reference_ns = 0;
+        std::size_t probes = 0, displaced_probes = 0;
+        double wait_seconds = 0;
+    } placement;
 };
 
 // Progress reporting (the CLI renders it).

@@ -1,0 +1,139 @@
+// The placement guard: samples taken while the CPUs are displaced (a probe latency far above the run's
+// best) are discarded and waited out, within an allowance; driven by a fake clock and a fake probe.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "calib/core/measure.hpp"
+
+using namespace calib::core;
+using Approx = Catch::Detail::Approx;
+
+namespace {
+
+// A machine whose CPUs are displaced during [from, to) seconds of fake time: the probe then reads
+// 160 ns instead of 25, and every execution takes `slow` times longer.
+struct Machine {
+    double now = 0;
+    double from = 1e9, to = 1e9;
+    double base = 1e-4, slow = 2.0;
+    bool displaced() const { return now >= from && now < to; }
+    ClockFn clock() {
+        return [this] { return now; };
+    }
+    PlacementGuard::ProbeFn probe() {
+        return [this] { return displaced() ? 160.0 : 25.0; };
+    }
+    PlacementGuard::SleepFn sleep() {
+        return [this](double s) { now += s; };
+    }
+    // Executions jitter by up to 3% (so the noise target is never met: every case runs to its budget).
+    RunFn run(double factor = 1.0) {
+        return [this, factor, k = 0](uint64_t iters) mutable {
+            const double jitter = 1.0 + 0.01 * (k++ % 4);
+            const double t = base * factor * jitter * (displaced() ? slow : 1.0) * static_cast<double>(iters);
+            now += t;
+            return t;
+        };
+    }
+};
+
+PolicyConfig config() {
+    PolicyConfig c;
+    c.warmup_seconds = 0.005;
+    c.min_sample_seconds = 0.002;
+    c.min_samples = 10;
+    c.target_noise = 0.001;
+    c.time_budget_seconds = 0.2;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("the reference is the lowest latency seen; above twice that is displaced", "[placement]") {
+    std::vector<double> seq{40, 30, 25, 45, 60, 0, 26};
+    std::size_t i = 0;
+    PlacementGuard g([&] { return seq[i++]; });
+    CHECK(g.in_reference());   // 40: first probe sets the reference
+    CHECK(g.in_reference());   // 30
+    CHECK(g.in_reference());   // 25
+    CHECK(g.in_reference());   // 45 <= 50
+    CHECK_FALSE(g.in_reference());  // 60 > 50
+    CHECK(g.in_reference());   // 0: the probe knows nothing
+    CHECK(g.in_reference());
+    CHECK(g.reference_ns() == 25);
+    CHECK(g.probes() == 6);
+    CHECK(g.displaced_probes() == 1);
+}
+
+TEST_CASE("samples across a displacement are discarded and the wait is not charged to the budget",
+          "[placement]") {
+    Machine m;
+    m.from = 0.05;
+    m.to = 0.4;  // longer than the whole time budget
+    PlacementGuard g(m.probe(), {}, m.clock(), m.sleep());
+    auto policy = make_policy("adaptive", config(), m.clock());
+    const Measurement r = policy->measure(m.run(), {}, &g);
+    CHECK(r.discarded_samples >= 1);
+    CHECK(r.displaced_samples == 0);
+    CHECK(r.placement_wait_seconds >= 0.3);
+    CHECK(r.stats.max < 1.05e-4);  // no slow sample kept
+    CHECK(r.reason == StopReason::time_budget);
+    CHECK(r.samples.size() >= 50);       // the wait did not eat the 0.2 s budget
+    CHECK(g.displaced_probes() >= 1);
+}
+
+TEST_CASE("without a guard the same machine mixes both placements", "[placement]") {
+    Machine m;
+    m.from = 0.05;
+    m.to = 0.4;
+    auto policy = make_policy("adaptive", config(), m.clock());
+    const Measurement r = policy->measure(m.run());
+    CHECK(r.stats.max > 1.9e-4);
+    CHECK(r.discarded_samples == 0);
+}
+
+TEST_CASE("once the allowance is spent, displaced samples are kept and counted", "[placement]") {
+    Machine m;
+    m.from = 0.03;  // displaced for good
+    PlacementConfig pc;
+    pc.max_wait_per_case = 0.1;
+    PlacementGuard g(m.probe(), pc, m.clock(), m.sleep());
+    auto policy = make_policy("adaptive", config(), m.clock());
+    const Measurement r = policy->measure(m.run(), {}, &g);
+    CHECK(r.displaced_samples >= 1);
+    const auto slow = std::count_if(r.samples.begin(), r.samples.end(), [](double s) { return s > 1.5e-4; });
+    CHECK(r.displaced_samples == static_cast<std::size_t>(slow));
+    CHECK(r.placement_wait_seconds == Approx(0.1).margin(0.02));
+
+    // The per-plugin allowance: spent here, so a second case does not wait at all ...
+    pc.max_wait_per_case = 10;
+    pc.max_wait_per_plugin = 0.15;
+    PlacementGuard g2(m.probe(), pc, m.clock(), m.sleep());
+    g2.in_reference();
+    m.now = 0;
+    g2.in_reference();  // reference 25 ns
+    m.now = 0.5;
+    policy->measure(m.run(), {}, &g2);
+    const Measurement second = policy->measure(m.run(), {}, &g2);
+    CHECK(second.placement_wait_seconds == 0);
+    CHECK(second.displaced_samples == second.samples.size());
+    // ... until a new plugin starts.
+    g2.new_allowance();
+    const Measurement third = policy->measure(m.run(), {}, &g2);
+    CHECK(third.placement_wait_seconds > 0.1);
+}
+
+TEST_CASE("a pair keeps only A-B samples taken in the reference placement", "[placement]") {
+    Machine m;
+    m.from = 0.06;
+    m.to = 0.3;
+    PlacementGuard g(m.probe(), {}, m.clock(), m.sleep());
+    auto policy = make_policy("adaptive", config(), m.clock());
+    const PairMeasurement p = policy->measure_pair(m.run(1.0), m.run(3.0), {}, &g);
+    CHECK(p.a.discarded_samples >= 1);
+    CHECK(p.speedup == Approx(3.0).epsilon(0.03));
+    CHECK(p.a.stats.max < 1.05e-4);
+    CHECK(p.b.stats.max < 3.15e-4);
+}
