@@ -21,6 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "calib/core/measure.hpp"
+#include "calib/core/placement.hpp"
+#include "calib/core/plugin_client.hpp"
 #include "calib/core/profile.hpp"
 
 namespace fs = std::filesystem;
@@ -41,6 +44,33 @@ std::string run_capture(const std::string& cmd) {
         throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd);
     return out;
 }
+
+// The bare loops run under the same OpenMP environment as calib's workers, and only count when the CPUs
+// sat in the reference placement before and after (the same guard calib's policy applies per sample).
+struct BareRunner {
+    calib::core::PlacementProbe probe;
+    calib::core::PlacementGuard guard{[this] { return probe.probe_ns(); }};
+    std::string env;
+    int discarded = 0;
+    BareRunner() {
+        guard.settle(0.1);
+        env = "env";
+        for (const auto& d : calib::core::worker_env_defaults())
+            env += std::string(" ") + d.name + "=" + calib::core::worker_env_value(d);
+    }
+    std::string run(const std::string& cmd) {
+        std::string out;
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            double used = 0;
+            guard.new_allowance();
+            const bool before = guard.wait_for_reference(used);
+            out = run_capture(env + " " + cmd);
+            if (before && guard.in_reference()) return out;
+            ++discarded;
+        }
+        return out;  // five displaced turns in a row: keep the last
+    }
+};
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -118,6 +148,7 @@ int main(int argc, char** argv) {
         std::map<int, double> calib_mm, bare;
         double calib_triad = 0, bare_triad = 0, triad_bytes = 0;
         std::string impl;
+        BareRunner bare_runner;
         // matmul: calib's square fp32 sizes then the bare loop, three rounds.
         for (int round = 0; round < 3; ++round) {
             std::string out = (tmp / "ceil.json").string();
@@ -133,7 +164,7 @@ int main(int argc, char** argv) {
                     impl = std::string(r.extra_params.at("implementation").as_string());
                 }
             for (auto& [n, g] : calib_mm) {
-                std::string s = run_capture(bare_mm + " " + std::to_string(n) + " " + std::to_string(n) + " " +
+                std::string s = bare_runner.run(bare_mm + " " + std::to_string(n) + " " + std::to_string(n) + " " +
                                             std::to_string(n) + " fp32 20 0.05");
                 auto j = json::parse(s.substr(0, s.find('\n'))).as_object();
                 bare[n] = std::max(bare[n], num(j.at("gflops")));
@@ -157,7 +188,7 @@ int main(int argc, char** argv) {
                 triad_bytes = best_ws;
             }
             if (triad_bytes > 0) {
-                std::string s = run_capture(bare_stream + " " + f(triad_bytes, 0));
+                std::string s = bare_runner.run(bare_stream + " " + f(triad_bytes, 0));
                 auto j = json::parse(s.substr(0, s.find('\n'))).as_object();
                 bare_triad = std::max(bare_triad, num(j.at("gbps")));
             }
@@ -167,19 +198,24 @@ int main(int argc, char** argv) {
               "DRAM triad seven turns (calib: the triad sweep, its largest working set). Bare matmul: "
               "`calib_bench_matmul N N N fp32` (oneDNN primitive, weights reordered once, 20 samples, median); "
               "bare triad: `calib_bench_stream BYTES` (OpenMP, -O3 -march=native, best of 10 passes). Both "
-              "triad figures are best-sample GB/s (STREAM's rule), calib's from its DRAM sweep point.\n\n"
+              "triad figures are best-sample GB/s (STREAM's rule), calib's from its DRAM sweep point. The bare "
+              "loops run with calib's worker environment (`OMP_WAIT_POLICY`, `OMP_PROC_BIND`, `OMP_PLACES`) "
+              "and a turn counts only when the CPUs sat in the reference placement before and after it "
+              "(docs/measurement.md, placement guard); calib applies the same guard per sample.\n\n"
               "| case | calib | bare | ratio |\n|---|---|---|---|\n";
         for (auto& [n, g] : calib_mm)
             md << "| matmul fp32 " << n << "^3 (GFLOPS) | " << f(g) << " | " << f(bare[n]) << " | "
                << f(g / bare[n] * 100, 1) << "% |\n";
         md << "| DRAM triad " << f(triad_bytes / 1048576.0, 0) << " MiB (GB/s) | " << f(calib_triad) << " | "
            << f(bare_triad) << " | " << f(calib_triad / bare_triad * 100, 1) << "% |\n\n";
-        md << "oneDNN implementation: `" << impl << "`.\n\n";
+        md << "oneDNN implementation: `" << impl << "`. Bare turns discarded as displaced: "
+           << bare_runner.discarded << ".\n\n";
     }
 
     if (o.stability) {
         std::vector<std::map<std::string, double>> figs;
         std::vector<double> walls, quick_walls;
+        std::vector<std::string> placements;
         for (int i = 0; i < o.runs; ++i) {
             std::string out = (tmp / ("full" + std::to_string(i) + ".json")).string();
             double t0 = now();
@@ -189,6 +225,11 @@ int main(int argc, char** argv) {
             any = p;
             have_any = true;
             figs.push_back(headlines(p));
+            if (auto* run = obj(p.extensions, "run"))
+                if (auto* pol = obj(*run, "policy"))
+                    if (auto* pl = obj(*pol, "placement"))
+                        placements.push_back(f(num(pl->at("displaced_probes")), 0) + " / " +
+                                             f(num(pl->at("probes")), 0) + ", " + f(num(pl->at("wait_seconds"))) + " s");
             std::cerr << "full run " << i + 1 << ": " << f(walls.back()) << " s\n";
         }
         for (int i = 0; i < o.runs; ++i) {
@@ -213,6 +254,7 @@ int main(int argc, char** argv) {
         for (int i = 0; i < o.runs; ++i) md << "---|";
         md << "---|\n";
         double worst_headline = 0, worst_fusion = 0;
+        int fusion_total = 0, fusion_over = 0;
         for (const auto& [name, v0] : figs[0]) {
             std::vector<double> vals;
             for (const auto& fg : figs)
@@ -222,12 +264,20 @@ int main(int argc, char** argv) {
             double spread = (hi - lo) / median(vals);
             (name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline) =
                 std::max(name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline, spread);
+            if (name.rfind("speedup", 0) == 0) {
+                ++fusion_total;
+                fusion_over += spread > 0.05;
+            }
             md << "| " << name << " |";
             for (double v : vals) md << " " << f(v, name.rfind("speedup", 0) == 0 ? 3 : 1) << " |";
             md << " " << f(spread * 100, 2) << "% |\n";
         }
         md << "\nWorst spread: headline GFLOPS/GB/s " << f(worst_headline * 100, 2) << "%, fusion speedups "
-           << f(worst_fusion * 100, 2) << "%.\n\n";
+           << f(worst_fusion * 100, 2) << "%; " << fusion_over << " of " << fusion_total
+           << " fusion speedups spread more than 5%.\n\n";
+        md << "Placement guard per full run (probes displaced / probes, seconds waited): ";
+        for (std::size_t i = 0; i < placements.size(); ++i) md << (i ? "; " : "") << placements[i];
+        md << ".\n\n";
     }
 
     if (have_any) {

@@ -134,6 +134,7 @@ int cmd_run(const Args& args) {
     std::string hardware, output, filter, policy_name = "adaptive";
     double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
+    double placement_wait = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
@@ -158,6 +159,8 @@ int cmd_run(const Args& args) {
         "policy", po::value(&policy_name), "measurement policy: adaptive (default) or fixed")(
         "no-placement-guard", po::bool_switch(&no_guard),
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
+        "placement-wait", po::value(&placement_wait),
+        "seconds per plugin (and per case) to wait for the reference CPU placement (default 3)")(
         "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
         "case-timeout", po::value(&case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
@@ -180,6 +183,10 @@ int cmd_run(const Args& args) {
     o.discovery = disc.options();
     o.quick = quick;
     o.placement_guard = !no_guard;
+    if (vm.count("placement-wait")) {
+        if (!(placement_wait >= 0)) return usage_error("--placement-wait must be >= 0 seconds");
+        o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = placement_wait;
+    }
     o.hardware_name = hardware;
     if (vm.count("peak-gflops")) {
         if (!(peak_gflops > 0)) return usage_error("--peak-gflops must be a positive number");

@@ -2,9 +2,11 @@
 """PyTorch yardstick for the CUDA plugin: the same shapes, precisions and timing rule as calib.
 
 Times torch.matmul, Tensor.copy_ and Linear (torch.addmm / torch._addmm_activation against separate
-matmul, add and activation) with CUDA events around N back-to-back calls, N chosen so one sample takes
-at least --sample-ms, and reports the median seconds per call over --samples samples (hot L2, as the
-plugin's default). Writes JSON: {"device": ..., "torch": ..., "matmul": [...], "copy": [...],
+matmul, add and activation) with CUDA events around one CUDA graph of N back-to-back calls (as the
+plugin does), N chosen so one sample takes at least --sample-ms, and reports the median seconds per call
+over --samples samples (hot L2, as the plugin's default). Fusion cases are also timed eagerly (events
+around N Python-level calls) for reference: at small shapes eager timing measures the host's dispatch
+(~10 us per op), so its "speedup" is a ratio of launch overheads. Writes JSON: {"device": ..., "torch": ..., "matmul": [...], "copy": [...],
 "fusion": [...]}; compare.py joins it with a calib profile.
 
     python3 bench/cuda/torch_compare.py --output torch.json
@@ -51,6 +53,44 @@ def time_call(fn, sample_ms, samples):
     return statistics.median(per_call)
 
 
+def time_graph(fn, sample_ms, samples, max_calls=20000):
+    """Median seconds per call: events around the replay of a CUDA graph of n captured calls."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+
+    def build(n):
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(n):
+                fn()
+        return g
+
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def replay_ms(g):
+        start.record()
+        g.replay()
+        stop.record()
+        stop.synchronize()
+        return start.elapsed_time(stop)
+
+    g = build(1)
+    replay_ms(g)
+    one = min(replay_ms(g) for _ in range(5))
+    n = max(1, min(max_calls, int(sample_ms / max(one, 1e-4)) + 1))
+    del g
+    g = build(n)
+    replay_ms(g)
+    per_call = [replay_ms(g) / 1e3 / n for _ in range(samples)]
+    del g
+    return statistics.median(per_call)
+
+
 def dtype_of(math):
     return {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[math]
 
@@ -63,7 +103,7 @@ def bench_matmul(args):
         for m, k, n in shapes:
             a = torch.rand(m, k, device="cuda", dtype=dtype_of(math)) * 2 - 1
             b = torch.rand(k, n, device="cuda", dtype=dtype_of(math)) * 2 - 1
-            s = time_call(lambda: torch.matmul(a, b), args.sample_ms, args.samples)
+            s = time_graph(lambda: torch.matmul(a, b), args.sample_ms, args.samples)
             name = f"matmul_{math}_{n}" if (m == k == n) else f"matmul_{math}_{m}x{k}x{n}"
             out.append({"case": name, "math": math, "shape": [m, k, n], "seconds": s,
                         "gflops": 2.0 * m * k * n / s / 1e9})
@@ -80,7 +120,7 @@ def bench_copy(args):
         array_bytes = max(unit, int(mult * l2 / 2 / unit) * unit)  # as the plugin: 2 arrays, 64 KiB units
         src = torch.rand(array_bytes // 4, device="cuda")
         dst = torch.empty_like(src)
-        s = time_call(lambda: dst.copy_(src), args.sample_ms, args.samples)
+        s = time_graph(lambda: dst.copy_(src), args.sample_ms, args.samples)
         out.append({"working_set_bytes": 2 * array_bytes, "l2_multiple": mult, "seconds": s,
                     "gbps": 2 * array_bytes / s / 1e9})
         del src, dst
@@ -104,11 +144,14 @@ def bench_fusion(args):
                 x = torch.rand(m, k, device="cuda", dtype=dt) * 2 - 1
                 w = torch.rand(n, k, device="cuda", dtype=dt) * 2 - 1
                 b = torch.rand(n, device="cuda", dtype=dt) * 2 - 1
-                tf = time_call(lambda: fused(x, w, b), args.sample_ms, args.samples)
-                tu = time_call(lambda: unfused(x, w, b), args.sample_ms, args.samples)
+                tf = time_graph(lambda: fused(x, w, b), args.sample_ms, args.samples)
+                tu = time_graph(lambda: unfused(x, w, b), args.sample_ms, args.samples)
+                ef = time_call(lambda: fused(x, w, b), args.sample_ms, args.samples)
+                eu = time_call(lambda: unfused(x, w, b), args.sample_ms, args.samples)
                 out.append({"pattern": pattern, "precision": prec, "shape": [m, k, n],
                             "group": f"{pattern}_{prec}_{m}x{k}x{n}", "fused_seconds": tf,
-                            "unfused_seconds": tu, "speedup": tu / tf})
+                            "unfused_seconds": tu, "speedup": tu / tf,
+                            "eager_fused_seconds": ef, "eager_unfused_seconds": eu, "eager_speedup": eu / ef})
                 del x, w, b
     return out
 
@@ -123,7 +166,7 @@ def main():
         print("no CUDA device visible to PyTorch", file=sys.stderr)
         return 2
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
-              "rule": "median over samples of event time / n back-to-back calls, hot L2"}
+              "rule": "median over samples of event time / n calls replayed from one CUDA graph, hot L2"}
     result["matmul"] = bench_matmul(args)
     result["copy"] = bench_copy(args)
     result["fusion"] = bench_fusion(args)

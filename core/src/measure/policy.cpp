@@ -116,6 +116,8 @@ struct LoopHooks {
     std::function<void()> take;
     std::function<void()> keep;
     std::function<bool()> converged;
+    std::function<bool()> too_wide;  // optional: at the budget, still too uncertain to stop (pairs)
+    double budget_extension = 1.0;   // then the budget may stretch to this factor
 };
 
 struct LoopResult {
@@ -193,6 +195,21 @@ public:
             last_ci = m;
             return speedup_converged(p.a.samples, p.b.samples);
         };
+        // Past the budget, every few samples: is the speedup interval still wider than allowed?
+        std::size_t last_wide = 0;
+        bool wide = true;
+        h.budget_extension = std::max(1.0, cfg_.pair_budget_extension);
+        h.too_wide = [&] {
+            const std::size_t m = p.a.samples.size();
+            if (last_wide != 0 && m - last_wide < cfg_.pair_ci_every) return wide;
+            last_wide = m;
+            const double ma = compute_stats(p.a.samples).median;
+            if (ma <= 0) return false;
+            const double speedup = compute_stats(p.b.samples).median / ma;
+            const auto [lo, hi] = bootstrap_speedup_ci(p.a.samples, p.b.samples);
+            wide = speedup > 0 && (hi - lo) / 2 / speedup > cfg_.pair_max_halfwidth;
+            return wide;
+        };
         const LoopResult r = loop(h, cancelled, guard, start);
         p.reason = r.reason;
         record(p.a, r);
@@ -233,7 +250,9 @@ private:
                     r.reason = StopReason::max_samples;
                     break;
                 }
-                if (n >= budget_floor() && clock_() - start - case_used >= cfg_.time_budget_seconds) {
+                const double spent = clock_() - start - case_used;
+                if (n >= budget_floor() && spent >= cfg_.time_budget_seconds &&
+                    (spent >= cfg_.time_budget_seconds * h.budget_extension || !h.too_wide || !h.too_wide())) {
                     r.reason = StopReason::time_budget;
                     break;
                 }

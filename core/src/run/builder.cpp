@@ -571,6 +571,8 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     pol["min_samples"] = static_cast<int64_t>(o.policy.min_samples);
     pol["time_budget_seconds"] = o.policy.time_budget_seconds;
     pol["fixed_samples"] = static_cast<int64_t>(o.policy.fixed_samples);
+    pol["pair_max_halfwidth"] = o.policy.pair_max_halfwidth;
+    pol["pair_budget_extension"] = o.policy.pair_budget_extension;
     // What the workers ran under (set by the worker unless the user's environment says otherwise).
     json::object env;
     for (const auto& d : worker_env_defaults()) env[d.name] = worker_env_value(d);

@@ -256,3 +256,38 @@ TEST_CASE("pair: cancel and budget stop the pair", "[policy][pair]") {
     CHECK(cancelled.a.samples.size() == 3);
     CHECK(cancelled.b.samples.size() == 3);
 }
+
+TEST_CASE("a pair still too uncertain at its budget gets up to the extension, then stops", "[policy]") {
+    PolicyConfig cfg = test_config();
+    cfg.time_budget_seconds = 0.05;
+    cfg.pair_max_halfwidth = 0.05;
+    cfg.pair_budget_extension = 2.0;
+    {
+        FakeClock clk;
+        auto policy = make_policy("adaptive", cfg, clk.fn());
+        const PairMeasurement p =
+            policy->measure_pair(clk.stream(gaussian(1e-4, 0.4, 11)), clk.stream(gaussian(2e-4, 0.4, 12)));
+        CHECK(p.reason == StopReason::time_budget);
+        CHECK(p.a.elapsed_seconds > 1.5 * cfg.time_budget_seconds);   // extended ...
+        CHECK(p.a.elapsed_seconds < 2.2 * cfg.time_budget_seconds);   // ... but not past the cap
+    }
+    cfg.pair_budget_extension = 1.0;
+    {
+        FakeClock clk;
+        auto policy = make_policy("adaptive", cfg, clk.fn());
+        const PairMeasurement p =
+            policy->measure_pair(clk.stream(gaussian(1e-4, 0.4, 11)), clk.stream(gaussian(2e-4, 0.4, 12)));
+        CHECK(p.a.elapsed_seconds < 1.2 * cfg.time_budget_seconds);
+    }
+    cfg.pair_budget_extension = 2.0;
+    {
+        // Quiet streams: the interval is narrow at the budget, so no extension.
+        FakeClock clk;
+        cfg.target_noise = 0.0001;  // never converges on its own
+        auto policy = make_policy("adaptive", cfg, clk.fn());
+        const PairMeasurement p =
+            policy->measure_pair(clk.stream(gaussian(1e-4, 0.01, 13)), clk.stream(gaussian(2e-4, 0.01, 14)));
+        CHECK(p.reason == StopReason::time_budget);
+        CHECK(p.a.elapsed_seconds < 1.2 * cfg.time_budget_seconds);
+    }
+}
