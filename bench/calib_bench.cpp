@@ -222,6 +222,9 @@ int main(int argc, char** argv) {
             run_capture(host + " --plugins " + plugins + " --no-default-plugins --quiet --output " + out);
             walls.push_back(now() - t0);
             Profile p = calib::core::load_profile(out);
+            if (const char* keep = std::getenv("CALIB_BENCH_KEEP"))  // keep the full profiles for analysis
+                fs::copy_file(out, fs::path(keep) / ("full" + std::to_string(i) + ".json"),
+                              fs::copy_options::overwrite_existing);
             any = p;
             have_any = true;
             figs.push_back(headlines(p));
