@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "calib/core/measure.hpp"
+#include "policy_test_util.hpp"
 
 using namespace calib::core;
 using Approx = Catch::Detail::Approx;
@@ -40,10 +41,8 @@ struct Machine {
 };
 
 PolicyConfig config() {
-    PolicyConfig c;
+    PolicyConfig c = calib::core::test::base_config();
     c.warmup_seconds = 0.005;
-    c.min_sample_seconds = 0.002;
-    c.min_samples = 10;
     c.target_noise = 0.001;
     c.time_budget_seconds = 0.2;
     return c;

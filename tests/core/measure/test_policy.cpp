@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "calib/core/measure.hpp"
+#include "policy_test_util.hpp"
 
 using namespace calib::core;
 using Approx = Catch::Detail::Approx;
@@ -41,16 +42,7 @@ std::function<double(std::size_t)> gaussian(double base, double rel, unsigned se
     };
 }
 
-PolicyConfig test_config() {
-    PolicyConfig c;
-    c.warmup_seconds = 0.01;
-    c.min_sample_seconds = 0.002;
-    c.target_noise = 0.01;
-    c.min_samples = 10;
-    c.max_samples = 2000;
-    c.time_budget_seconds = 1.0;
-    return c;
-}
+PolicyConfig test_config() { return calib::core::test::base_config(); }
 
 }  // namespace
 
