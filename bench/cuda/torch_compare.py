@@ -101,10 +101,12 @@ def bench_matmul(args):
         torch.backends.cuda.matmul.allow_tf32 = math == "tf32"
         shapes = [(n, n, n) for n in SQUARE] + INFERENCE
         for m, k, n in shapes:
+            name = f"matmul_{math}_{n}" if (m == k == n) else f"matmul_{math}_{m}x{k}x{n}"
+            if args.only_matmul and name != args.only_matmul:
+                continue
             a = torch.rand(m, k, device="cuda", dtype=dtype_of(math)) * 2 - 1
             b = torch.rand(k, n, device="cuda", dtype=dtype_of(math)) * 2 - 1
             s = time_graph(lambda: torch.matmul(a, b), args.sample_ms, args.samples)
-            name = f"matmul_{math}_{n}" if (m == k == n) else f"matmul_{math}_{m}x{k}x{n}"
             out.append({"case": name, "math": math, "shape": [m, k, n], "seconds": s,
                         "gflops": 2.0 * m * k * n / s / 1e9})
             del a, b
@@ -146,19 +148,51 @@ def bench_fusion(args):
                 b = torch.rand(n, device="cuda", dtype=dt) * 2 - 1
                 tf = time_graph(lambda: fused(x, w, b), args.sample_ms, args.samples)
                 tu = time_graph(lambda: unfused(x, w, b), args.sample_ms, args.samples)
+                # Where the unfused time goes: the GEMM alone, then the elementwise tail alone.
+                y = torch.matmul(x, w.t())
+                tail = {"Linear_Bias": lambda: y + b, "Linear_Bias_ReLU": lambda: torch.relu(y + b),
+                        "Linear_Bias_GELU": lambda: F.gelu(y + b, approximate="tanh")}[pattern]
+                tm = time_graph(lambda: torch.matmul(x, w.t()), args.sample_ms, args.samples)
+                tt = time_graph(tail, args.sample_ms, args.samples)
                 ef = time_call(lambda: fused(x, w, b), args.sample_ms, args.samples)
                 eu = time_call(lambda: unfused(x, w, b), args.sample_ms, args.samples)
                 out.append({"pattern": pattern, "precision": prec, "shape": [m, k, n],
                             "group": f"{pattern}_{prec}_{m}x{k}x{n}", "fused_seconds": tf,
                             "unfused_seconds": tu, "speedup": tu / tf,
+                            "matmul_seconds": tm, "tail_seconds": tt,
                             "eager_fused_seconds": ef, "eager_unfused_seconds": eu, "eager_speedup": eu / ef})
-                del x, w, b
+                del x, w, b, y
+    return out
+
+
+ATTENTION_SHAPES = [(1, 128, 64), (4, 256, 64), (8, 512, 64), (8, 1024, 64), (32, 1024, 64), (32, 2048, 64),
+                    (16, 4096, 64)]
+
+
+def bench_attention(args):
+    """FullAttention: scaled_dot_product_attention (PyTorch's fused kernel) against matmul, softmax, matmul."""
+    out = []
+    for bsz, seq, dim in ATTENTION_SHAPES:
+        for prec in ["bf16", "fp16"]:
+            dt = dtype_of(prec)
+            # 4-D (1, heads, S, D): SDPA's flash backend takes batch x heads x seq x dim.
+            q, k, v = (torch.rand(1, bsz, seq, dim, device="cuda", dtype=dt) * 2 - 1 for _ in range(3))
+            scale = dim ** -0.5
+            fused = lambda: F.scaled_dot_product_attention(q, k, v)
+            unfused = lambda: torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * scale, dim=-1), v)
+            tf = time_graph(fused, args.sample_ms, args.samples)
+            tu = time_graph(unfused, args.sample_ms, args.samples)
+            out.append({"pattern": "FullAttention", "precision": prec, "shape": [bsz, seq, dim],
+                        "group": f"FullAttention_{prec}_{bsz}x{seq}x{dim}", "fused_seconds": tf,
+                        "unfused_seconds": tu, "speedup": tu / tf})
+            del q, k, v
     return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--output", required=True)
+    ap.add_argument("--only-matmul", help="time just this matmul case (e.g. matmul_bf16_8192) and stop")
     ap.add_argument("--sample-ms", type=float, default=20.0)
     ap.add_argument("--samples", type=int, default=9)
     args = ap.parse_args()
@@ -168,8 +202,14 @@ def main():
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
               "rule": "median over samples of event time / n calls replayed from one CUDA graph, hot L2"}
     result["matmul"] = bench_matmul(args)
+    if args.only_matmul:
+        result["matmul"] = [m for m in result["matmul"] if m["case"] == args.only_matmul]
+        with open(args.output, "w") as f:
+            json.dump(result, f, indent=1)
+        return 0
     result["copy"] = bench_copy(args)
     result["fusion"] = bench_fusion(args)
+    result["attention"] = bench_attention(args)
     with open(args.output, "w") as f:
         json.dump(result, f, indent=1)
     return 0

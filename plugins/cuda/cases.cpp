@@ -12,6 +12,7 @@ std::string pattern_name(Pattern p) {
         case Pattern::bias: return "Linear_Bias";
         case Pattern::bias_relu: return "Linear_Bias_ReLU";
         case Pattern::bias_gelu: return "Linear_Bias_GELU";
+        case Pattern::full_attention: return "FullAttention";
     }
     return "?";
 }
@@ -21,8 +22,22 @@ std::vector<std::string> operators(Pattern p) {
         case Pattern::bias: return {"matmul", "add"};
         case Pattern::bias_relu: return {"matmul", "add", "relu"};
         case Pattern::bias_gelu: return {"matmul", "add", "gelu"};
+        case Pattern::full_attention: return {"matmul", "mul", "softmax", "matmul"};
     }
     return {};
+}
+
+// As the CPU fused_attention plugin counts FullAttention (same profile key): two GEMMs (4 S^2 D) plus
+// scale and softmax (6 S^2: scale, max, subtract, exp, sum, divide).
+double attention_flops(int64_t b, int64_t s, int64_t d) {
+    const double bd = static_cast<double>(b), sd = static_cast<double>(s), dd = static_cast<double>(d);
+    return bd * (4 * sd * sd * dd + 6 * sd * sd);
+}
+
+double attention_bytes(int64_t b, int64_t s, int64_t d, double element_bytes, calib_fusion_role role) {
+    const double x = static_cast<double>(b) * static_cast<double>(s) * static_cast<double>(d);
+    const double p = static_cast<double>(b) * static_cast<double>(s) * static_cast<double>(s);
+    return (role == CALIB_ROLE_FUSED ? 4 * x : 4 * x + 4 * p) * element_bytes;
 }
 
 double flops_per_sm_clock(int cc_major, int cc_minor, const std::string& math) {
@@ -230,6 +245,51 @@ void add_fusion_cases(std::vector<CaseEntry>& out) {
     }
 }
 
+void add_attention_cases(std::vector<CaseEntry>& out) {
+    // (B, S, D), B = batch x heads: the CPU fused_attention plugin's four, then sizes that fill an H100.
+    const std::array<std::array<int64_t, 3>, 7> shapes{{{1, 128, 64},
+                                                        {4, 256, 64},
+                                                        {8, 512, 64},
+                                                        {8, 1024, 64},
+                                                        {32, 1024, 64},
+                                                        {32, 2048, 64},
+                                                        {16, 4096, 64}}};
+    const Pattern pat = Pattern::full_attention;
+    const auto ops = operators(pat);
+    std::string op_list;
+    for (const auto& o : ops) op_list += (op_list.empty() ? "" : ",") + o;
+    for (std::size_t si = 0; si < shapes.size(); ++si) {
+        for (const std::string prec : {"bf16", "fp16"}) {
+            const auto& s = shapes[si];
+            const std::string group = pattern_name(pat) + "_" + prec + "_" + std::to_string(s[0]) + "x" +
+                                      std::to_string(s[1]) + "x" + std::to_string(s[2]);
+            for (calib_fusion_role role : {CALIB_ROLE_FUSED, CALIB_ROLE_UNFUSED}) {
+                const bool fused = role == CALIB_ROLE_FUSED;
+                CaseEntry e;
+                auto& c = e.spec;
+                c.name = group + (fused ? "_fused" : "_unfused");
+                c.family = CALIB_FAMILY_FUSION;
+                c.operation_type = "attention";
+                c.precision = prec;
+                c.shape = {s[0], s[1], s[2]};
+                c.flops = attention_flops(s[0], s[1], s[2]);
+                c.bytes = attention_bytes(s[0], s[1], s[2], 2, role);
+                c.fusion_pattern = pattern_name(pat);
+                c.fusion_role = role;
+                c.fusion_group = group;
+                c.quick = si == 1 && prec == "bf16";  // the CPU plugin's quick shape
+                c.params = {{"batch", std::to_string(s[0])},
+                            {"seq_len", std::to_string(s[1])},
+                            {"head_dim", std::to_string(s[2])},
+                            {"operators", op_list},
+                            {"num_operators", std::to_string(ops.size())}};
+                e.def = {Kind::attention, prec, s[0], s[1], s[2], 0, pat, role};
+                out.push_back(std::move(e));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 std::vector<CaseEntry> build_cases(const DeviceFacts& d) {
@@ -237,6 +297,7 @@ std::vector<CaseEntry> build_cases(const DeviceFacts& d) {
     add_gemm_cases(out);
     add_memory_cases(out, d.l2_bytes > 0 ? d.l2_bytes : int64_t{50} << 20);
     add_fusion_cases(out);
+    add_attention_cases(out);
     return out;
 }
 

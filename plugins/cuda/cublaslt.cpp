@@ -46,6 +46,7 @@ const CublasLt* open_once(std::string* why) {
                         bind(lib, "cublasLtMatmulDescSetAttribute", lt->MatmulDescSetAttribute, &missing) &&
                         bind(lib, "cublasLtMatrixLayoutCreate", lt->MatrixLayoutCreate, &missing) &&
                         bind(lib, "cublasLtMatrixLayoutDestroy", lt->MatrixLayoutDestroy, &missing) &&
+                        bind(lib, "cublasLtMatrixLayoutSetAttribute", lt->MatrixLayoutSetAttribute, &missing) &&
                         bind(lib, "cublasLtMatmulPreferenceCreate", lt->MatmulPreferenceCreate, &missing) &&
                         bind(lib, "cublasLtMatmulPreferenceDestroy", lt->MatmulPreferenceDestroy, &missing) &&
                         bind(lib, "cublasLtMatmulPreferenceSetAttribute", lt->MatmulPreferenceSetAttribute,

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "attention.cuh"
 #include "cublaslt.hpp"
 #include "kernels.cuh"
 
@@ -59,7 +60,8 @@ cudaDataType_t cuda_type(DType t) {
 }
 
 // One cuBLASLt matmul Y = X * op(W) (+ epilogue) in row-major terms, mapped onto cuBLAS's column-major
-// view: D (N x M) = op(W) (N x K) * X^T (K x M). The heuristic's first algorithm is kept.
+// view: D (N x M) = op(W) (N x K) * X^T (K x M); with batch > 1, `batch` such products on consecutive
+// matrices (strided batched, strides M*K, K*N, M*N). The heuristic's first algorithm is kept.
 class LtGemm {
 public:
     struct Config {
@@ -67,6 +69,7 @@ public:
         cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
         bool w_nk = false;  // W stored N x K (Linear, fp8) rather than K x N
         int64_t m = 0, k = 0, n = 0;
+        int64_t batch = 1;
         cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
         const void* bias = nullptr;
     };
@@ -91,6 +94,18 @@ public:
             check(lt.MatrixLayoutCreate(&a_, cuda_type(c.in), u(c.n), u(c.k), c.n), "layout W");
         check(lt.MatrixLayoutCreate(&b_, cuda_type(c.in), u(c.k), u(c.m), c.k), "layout X");
         check(lt.MatrixLayoutCreate(&d_, cuda_type(c.out), u(c.n), u(c.m), c.n), "layout Y");
+        if (c.batch > 1) {
+            const int32_t count = static_cast<int32_t>(c.batch);
+            const int64_t strides[3] = {c.k * c.n, c.m * c.k, c.m * c.n};
+            cublasLtMatrixLayout_t layouts[3] = {a_, b_, d_};
+            for (int i = 0; i < 3; ++i) {
+                check(lt.MatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count),
+                      "set BATCH_COUNT");
+                check(lt.MatrixLayoutSetAttribute(layouts[i], CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &strides[i],
+                                                  sizeof strides[i]),
+                      "set STRIDED_BATCH_OFFSET");
+            }
+        }
         check(lt.MatmulPreferenceCreate(&pref_), "cublasLtMatmulPreferenceCreate");
         const uint64_t ws = kWorkspace;
         check(lt.MatmulPreferenceSetAttribute(pref_, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws),
@@ -141,30 +156,46 @@ private:
     cublasLtMatmulHeuristicResult_t heur_{};
 };
 
-// Base of every instance: a stream, two events, and the optional L2 clear before a sample.
+// Base of every instance: a stream, two events, the optional L2 clear before a sample, and the CUDA graph
+// that replays a sample's back-to-back launches. The N launches of a sample are captured once into a
+// graph (re-captured only when N changes), so a sample times the device's work, not the host's launch
+// path: eager launches of a 5 us kernel are host-bound (cuBLASLt ~3-5 us per call), and two launches
+// (unfused) would then pay that twice -- a launch-overhead ratio, not a fusion speedup.
 class TimedInstance : public sdk::Instance {
 public:
+    static constexpr uint64_t kMaxGraphLaunches = 20000;
     TimedInstance(const DeviceFacts& d, bool cold) : sm_count_(d.sm_count) {
         check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         check_cuda(cudaEventCreate(&start_), "cudaEventCreate");
         check_cuda(cudaEventCreate(&stop_), "cudaEventCreate");
         if (cold) flush_ = DevBuf(static_cast<std::size_t>(std::max<int64_t>(d.l2_bytes, 1 << 20)) * 2);
+        use_graph_ = std::getenv("CALIB_CUDA_EAGER") == nullptr;
         params.emplace_back("cache_state", cold ? "cold" : "hot");
-        params.emplace_back("timing", "cuda events around back-to-back launches on one stream");
+        params.emplace_back("timing", use_graph_ ? "cuda events around one CUDA graph of N back-to-back launches"
+                                                 : "cuda events around N back-to-back eager launches");
         params.emplace_back("device_ordinal", std::to_string(d.ordinal));
     }
     ~TimedInstance() override {
         if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+        drop_graph();
         if (start_ != nullptr) cudaEventDestroy(start_);
         if (stop_ != nullptr) cudaEventDestroy(stop_);
         if (stream_ != nullptr) cudaStreamDestroy(stream_);
     }
 
     double run(uint64_t iterations) final {
+        // A graph of more than kMaxGraphLaunches nodes costs more to build than it saves: launch eagerly
+        // (only cases under ~0.1 us per launch get there, and those are not host-bound at that count).
+        const bool graph = use_graph_ && iterations <= kMaxGraphLaunches;
+        if (graph && iterations != graph_iterations_) capture(iterations);
         // Cold: overwrite twice the L2 so the sample starts with none of the operands cached.
         if (flush_.p != nullptr) check_cuda(cudaMemsetAsync(flush_.p, iterations & 0xff, flush_.bytes, stream_), "L2 clear");
         check_cuda(cudaEventRecord(start_, stream_), "cudaEventRecord");
-        for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        if (graph) {
+            check_cuda(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
+        } else {
+            for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        }
         check_cuda(cudaGetLastError(), "launch");
         check_cuda(cudaEventRecord(stop_, stream_), "cudaEventRecord");
         check_cuda(cudaEventSynchronize(stop_), "cudaEventSynchronize");
@@ -181,8 +212,28 @@ protected:
     cudaStream_t stream_ = nullptr;
 
 private:
+    void drop_graph() {
+        if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+        if (graph_ != nullptr) cudaGraphDestroy(graph_);
+        exec_ = nullptr;
+        graph_ = nullptr;
+        graph_iterations_ = 0;
+    }
+    void capture(uint64_t iterations) {
+        drop_graph();
+        check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        check_cuda(cudaStreamEndCapture(stream_, &graph_), "cudaStreamEndCapture");
+        check_cuda(cudaGraphInstantiate(&exec_, graph_, 0), "cudaGraphInstantiate");
+        graph_iterations_ = iterations;
+    }
+
     cudaEvent_t start_ = nullptr, stop_ = nullptr;
     DevBuf flush_;
+    bool use_graph_ = true;
+    cudaGraph_t graph_ = nullptr;
+    cudaGraphExec_t exec_ = nullptr;
+    uint64_t graph_iterations_ = 0;
 };
 
 // |error| bound per sampled entry: output rounding relative to |ref| plus accumulation relative to
@@ -438,6 +489,139 @@ private:
     std::unique_ptr<LtGemm> plain_, fused_;
 };
 
+// FullAttention O = softmax(Q K^T / sqrt(D)) V on B x S x D, bf16 or fp16. Fused: flash_attn_fwd, one
+// kernel. Unfused: cuBLASLt strided-batched S = Q K^T (fp32 accumulate, S stored in the input type, as
+// PyTorch's math path stores it), softmax_rows (scale, max-subtracted, fp32 math, P in its own buffer),
+// cuBLASLt strided-batched O = P V. prepare() runs both on the same inputs, checks sampled rows of the
+// unfused O against a double host reference and then the whole fused O against the unfused O.
+class AttentionInstance final : public TimedInstance {
+public:
+    static constexpr int kReferenceRows = 8;
+
+    AttentionInstance(const DeviceFacts& d, bool cold, const CublasLt& lt, const CaseDef& c)
+        : TimedInstance(d, cold), def_(c) {
+        if (c.math != "bf16" && c.math != "fp16") sdk::fail(CALIB_UNSUPPORTED, "attention runs in bf16 or fp16 only");
+        if (d.cc_major < 8)
+            sdk::fail(CALIB_UNSUPPORTED, "the fused attention kernel needs compute capability 8.0 or newer");
+        const int64_t b = c.m, sq = c.k, dim = c.n;
+        flash_ = flash_attn_config(b, sq, dim, d.sm_count);
+        if (flash_.block_rows == 0)
+            sdk::fail(CALIB_UNSUPPORTED, "the fused attention kernel handles head_dim 64 and seq_len a multiple of "
+                                         "64 only (got " + std::to_string(dim) + ", " + std::to_string(sq) + ")");
+        const DType t = in_type(c.math);
+        const std::size_t x = static_cast<std::size_t>(b * sq * dim), p = static_cast<std::size_t>(b * sq * sq);
+        const std::size_t es = dtype_size(t);
+        scale_ = 1.0f / std::sqrt(static_cast<float>(dim));
+        q_ = DevBuf(x * es), k_ = DevBuf(x * es), v_ = DevBuf(x * es);
+        check_cuda(fill_uniform(q_.p, t, x, 1, -1, 1, stream_), "fill Q");
+        check_cuda(fill_uniform(k_.p, t, x, 2, -1, 1, stream_), "fill K");
+        check_cuda(fill_uniform(v_.p, t, x, 3, -1, 1, stream_), "fill V");
+        fused_out_ = DevBuf(x * es), o_ = DevBuf(x * es);
+        s_ = DevBuf(p * es), p_ = DevBuf(p * es);
+        for (DevBuf* o : {&fused_out_, &o_}) check_cuda(fill_value(o->p, t, x, 1000.0f, stream_), "fill O");
+
+        LtGemm::Config cfg;
+        cfg.in = cfg.out = t;
+        cfg.compute = CUBLAS_COMPUTE_32F;
+        cfg.batch = b;
+        cfg.w_nk = true;  // S (S x S) = Q (S x D) K^T, K stored S x D
+        cfg.m = sq, cfg.k = dim, cfg.n = sq;
+        qk_ = std::make_unique<LtGemm>(lt, cfg);
+        cfg.w_nk = false;  // O (S x D) = P (S x S) V, V stored S x D
+        cfg.m = sq, cfg.k = sq, cfg.n = dim;
+        pv_ = std::make_unique<LtGemm>(lt, cfg);
+        check_cuda(flash_attn_setup(t), "flash_attn_setup");
+
+        run_fused();
+        run_unfused();
+        check_cuda(cudaGetLastError(), "first run");
+
+        // 1. Sampled rows of the unfused O against the double reference (both chains cannot be wrong together).
+        std::vector<AttnSample> smp(static_cast<std::size_t>(kReferenceRows * dim));
+        check_cuda(attention_reference_rows(q_.p, k_.p, v_.p, o_.p, t, b, sq, dim, scale_, kReferenceRows, 29,
+                                            smp.data(), stream_),
+                   "attention reference check");
+        // Rounding P (unit roundoff u) gives independent errors of at most u p_j |v_j|: bounded by 6u times
+        // their root-sum-square (>= 6 sigma; and >= their plain sum while fewer than 36 terms matter);
+        // rounding O: u |O|. Both with a factor 2 of margin.
+        const double u = t == DType::bf16 ? 1.0 / 256 : 1.0 / 2048;
+        double worst_ratio = -1, ref_err = 0, ref_tol = 0;
+        for (const auto& e : smp) {
+            double err = std::fabs(e.got - e.ref);
+            if (std::isnan(err)) err = INFINITY;
+            const double tol = 2 * u * std::fabs(e.ref) + 6 * u * e.err_scale + 1e-6;
+            if (err / tol > worst_ratio) worst_ratio = err / tol, ref_err = err, ref_tol = tol;
+        }
+        {
+            std::ostringstream os;
+            os << "unfused O, " << kReferenceRows << " rows against a double host reference: max |err| " << ref_err
+               << " (tolerance " << ref_tol << ")";
+            params.emplace_back("reference_check", os.str());
+            if (!(worst_ratio <= 1.0)) {
+                verified = true;
+                max_abs_error = ref_err;
+                tolerance = ref_tol;
+                sdk::fail(CALIB_VERIFICATION_FAILED, "attention: " + os.str());
+            }
+        }
+        // 2. The whole fused O against the unfused O.
+        DiffResult diff;
+        check_cuda(max_abs_diff(fused_out_.p, o_.p, t, x, &diff, stream_), "fused/unfused compare");
+        verified = true;
+        max_abs_error = diff.max_abs_diff;
+        tolerance = fusion_relative_tolerance(c.math) * diff.max_abs_ref + 1e-5;
+        if (!(max_abs_error <= tolerance)) {
+            std::ostringstream os;
+            os << "fused attention differs from the unfused chain: max error " << max_abs_error << " > tol "
+               << tolerance;
+            sdk::fail(CALIB_VERIFICATION_FAILED, os.str());
+        }
+
+        const std::string unit = c.math == "bf16" ? "bf16" : "fp16";
+        if (c.role == CALIB_ROLE_FUSED) {
+            implementation = "calib flash_attn_fwd mma.sync m16n8k16 " + unit + " d64 br" +
+                             std::to_string(flash_.block_rows) + " bc64 (" +
+                             std::to_string(flash_.block_rows / 16 * flash_.splits) + " warps" +
+                             (flash_.splits > 1 ? ", keys split " + std::to_string(flash_.splits) + " ways" : "") +
+                             ", fp32 online softmax, 2-stage cp.async K/V)";
+            qk_.reset(), pv_.reset();
+            o_ = DevBuf(), s_ = DevBuf(), p_ = DevBuf();
+        } else {
+            implementation = qk_->describe() + " (S = QK^T, " + unit + " out) + softmax_rows (scale, fp32 math, " +
+                             unit + " P) + " + pv_->describe() + " (O = PV)";
+            fused_out_ = DevBuf();
+            params.emplace_back("cublaslt", lt.version);
+        }
+        params.emplace_back("scale", "1/sqrt(head_dim)");
+        params.emplace_back("inputs", "Q, K, V uniform in [-1, 1)");
+    }
+
+protected:
+    void enqueue() override {
+        if (def_.role == CALIB_ROLE_FUSED) run_fused();
+        else run_unfused();
+    }
+
+private:
+    void run_fused() {
+        check_cuda(flash_attn_fwd(q_.p, k_.p, v_.p, fused_out_.p, in_type(def_.math), def_.m, def_.k, def_.n, scale_,
+                                  flash_, stream_),
+                   "flash_attn_fwd");
+    }
+    void run_unfused() {
+        qk_->enqueue(q_.p, k_.p, s_.p, stream_);
+        check_cuda(softmax_rows(s_.p, p_.p, in_type(def_.math), def_.m * def_.k, def_.k, scale_, sm_count_, stream_),
+                   "softmax_rows");
+        pv_->enqueue(p_.p, v_.p, o_.p, stream_);
+    }
+
+    CaseDef def_;
+    FlashConfig flash_;
+    float scale_ = 1;
+    DevBuf q_, k_, v_, fused_out_, o_, s_, p_;
+    std::unique_ptr<LtGemm> qk_, pv_;
+};
+
 }  // namespace
 
 DeviceFacts probe_device() {
@@ -511,6 +695,7 @@ std::unique_ptr<sdk::Instance> CudaPlugin::prepare(const sdk::CaseSpec& spec) {
     switch (c.kind) {
         case Kind::gemm: return std::make_unique<GemmInstance>(facts_, cold_, *lt, c);
         case Kind::fusion: return std::make_unique<FusionInstance>(facts_, cold_, *lt, c);
+        case Kind::attention: return std::make_unique<AttentionInstance>(facts_, cold_, *lt, c);
         default: return std::make_unique<MemoryInstance>(facts_, cold_, c);
     }
 }

@@ -317,18 +317,21 @@ PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock
 }
 
 void PlacementGuard::settle(double seconds) {
+    std::vector<double> seen;
     const double t0 = clock_();
     do {
-        in_reference();
+        const double ns = probe_ ? probe_() : 0;
+        if (ns > 0) seen.push_back(ns);
         sleep_(cfg_.poll_seconds);
     } while (clock_() - t0 < seconds);
+    if (!seen.empty()) reference_ns_ = median_of(seen);
 }
 
 bool PlacementGuard::in_reference() {
     const double ns = probe_ ? probe_() : 0;
     if (!(ns > 0)) return true;
     ++probes_;
-    if (reference_ns_ <= 0 || ns < reference_ns_) reference_ns_ = ns;
+    if (reference_ns_ <= 0) reference_ns_ = ns;  // no settle(): the first probe is the reference
     const bool ok = ns <= cfg_.displaced_ratio * reference_ns_;
     if (!ok) ++displaced_;
     return ok;

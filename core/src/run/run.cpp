@@ -167,7 +167,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         result.placement.probe = probe->description();
         if (probe->available()) {
             guard.emplace([&] { return probe->probe_ns(); }, o.placement);
-            guard->settle(0.1);
+            guard->settle(0.3);
         }
     }
     PlacementGuard* g = guard ? &*guard : nullptr;

@@ -50,20 +50,30 @@ PolicyConfig config() {
 
 }  // namespace
 
-TEST_CASE("the reference is the lowest latency seen; above twice that is displaced", "[placement]") {
-    std::vector<double> seq{40, 30, 25, 45, 60, 0, 26};
+TEST_CASE("the reference is the median of the settle probes; above twice that is displaced", "[placement]") {
+    // settle() sees 30, 24, 60, 28, 26: median 28 (the rare 24 does not become the reference).
+    std::vector<double> seq{30, 24, 60, 28, 26, 50, 57, 0, 20};
     std::size_t i = 0;
-    PlacementGuard g([&] { return seq[i++]; });
-    CHECK(g.in_reference());   // 40: first probe sets the reference
-    CHECK(g.in_reference());   // 30
-    CHECK(g.in_reference());   // 25
-    CHECK(g.in_reference());   // 45 <= 50
-    CHECK_FALSE(g.in_reference());  // 60 > 50
-    CHECK(g.in_reference());   // 0: the probe knows nothing
-    CHECK(g.in_reference());
-    CHECK(g.reference_ns() == 25);
-    CHECK(g.probes() == 6);
+    double now = 0;
+    PlacementGuard g([&] { return seq[i++]; }, {}, [&] { return now; }, [&](double s) { now += s; });
+    g.settle(0.045);  // five polls of 10 ms
+    CHECK(g.reference_ns() == 28);
+    CHECK(g.in_reference());        // 50 <= 56
+    CHECK_FALSE(g.in_reference());  // 57 > 56
+    CHECK(g.in_reference());        // 0: the probe knows nothing
+    CHECK(g.in_reference());        // 20: faster than the reference is never displaced
+    CHECK(g.reference_ns() == 28);  // and does not move it
+    CHECK(g.probes() == 3);
     CHECK(g.displaced_probes() == 1);
+
+    // Without settle() the first probe is the reference.
+    std::vector<double> seq2{40, 70, 90};
+    std::size_t j = 0;
+    PlacementGuard g2([&] { return seq2[j++]; });
+    CHECK(g2.in_reference());
+    CHECK(g2.in_reference());
+    CHECK_FALSE(g2.in_reference());
+    CHECK(g2.reference_ns() == 40);
 }
 
 TEST_CASE("samples across a displacement are discarded and the wait is not charged to the budget",
@@ -109,10 +119,10 @@ TEST_CASE("once the allowance is spent, displaced samples are kept and counted",
     // The per-plugin allowance: spent here, so a second case does not wait at all ...
     pc.max_wait_per_case = 10;
     pc.max_wait_per_plugin = 0.15;
-    PlacementGuard g2(m.probe(), pc, m.clock(), m.sleep());
-    g2.in_reference();
     m.now = 0;
-    g2.in_reference();  // reference 25 ns
+    PlacementGuard g2(m.probe(), pc, m.clock(), m.sleep());
+    g2.settle(0.02);  // before the displacement: reference 25 ns
+    REQUIRE(g2.reference_ns() == 25);
     m.now = 0.5;
     policy->measure(m.run(), {}, &g2);
     const Measurement second = policy->measure(m.run(), {}, &g2);

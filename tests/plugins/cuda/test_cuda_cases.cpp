@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "attention.cuh"
 #include "cuda_plugin.hpp"
 
 using namespace calib::cuda;
@@ -61,8 +62,10 @@ TEST_CASE("fusion cases come in fused/unfused pairs sharing a group", "[cuda]") 
     std::map<std::string, std::vector<calib::sdk::CaseSpec>> groups;
     for (const auto& e : build_cases(h100()))
         if (e.spec.family == CALIB_FAMILY_FUSION) groups[e.spec.fusion_group].push_back(e.spec);
-    REQUIRE(groups.size() == 3 * 5 * 2);  // patterns x shapes x {fp32, bf16}
+    // Linear: patterns x shapes x {fp32, bf16}; FullAttention: shapes x {bf16, fp16}.
+    REQUIRE(groups.size() == 3 * 5 * 2 + 7 * 2);
     CHECK(groups.count("Linear_Bias_GELU_bf16_8192x4096x4096") == 1);
+    CHECK(groups.count("FullAttention_bf16_16x4096x64") == 1);
     for (const auto& [group, cs] : groups) {
         REQUIRE(cs.size() == 2);
         const auto& f = cs[0].fusion_role == CALIB_ROLE_FUSED ? cs[0] : cs[1];
@@ -75,9 +78,77 @@ TEST_CASE("fusion cases come in fused/unfused pairs sharing a group", "[cuda]") 
         CHECK(f.bytes < u.bytes);
         CHECK(f.name == group + "_fused");
         const std::string ops = param(u, "operators");
-        CHECK(ops.rfind("matmul,add", 0) == 0);
+        CHECK((ops.rfind("matmul,add", 0) == 0 || ops == "matmul,mul,softmax,matmul"));
         CHECK(param(u, "num_operators") == std::to_string(1 + std::count(ops.begin(), ops.end(), ',')));
     }
+}
+
+TEST_CASE("FullAttention cases match the CPU fused_attention plugin's keys and count like it", "[cuda]") {
+    std::map<std::string, CaseEntry> by_name;
+    for (const auto& e : build_cases(h100()))
+        if (e.spec.fusion_pattern == "FullAttention") by_name.emplace(e.spec.name, e);
+    REQUIRE(by_name.size() == 7 * 2 * 2);  // shapes x {bf16, fp16} x {fused, unfused}
+
+    const auto& f = by_name.at("FullAttention_bf16_8x1024x64_fused").spec;
+    const auto& u = by_name.at("FullAttention_bf16_8x1024x64_unfused").spec;
+    CHECK(f.family == CALIB_FAMILY_FUSION);
+    CHECK(f.operation_type == "attention");
+    CHECK(f.precision == "bf16");
+    CHECK(f.shape == std::vector<int64_t>{8, 1024, 64});
+    CHECK(f.fusion_group == "FullAttention_bf16_8x1024x64");
+    CHECK(u.fusion_group == f.fusion_group);
+    CHECK(f.fusion_role == CALIB_ROLE_FUSED);
+    CHECK(u.fusion_role == CALIB_ROLE_UNFUSED);
+    // Key params as the CPU plugin's, so the profile key is FullAttention@8x1024x64@bf16 from both.
+    CHECK(param(f, "batch") == "8");
+    CHECK(param(f, "seq_len") == "1024");
+    CHECK(param(f, "head_dim") == "64");
+    CHECK(param(u, "operators") == "matmul,mul,softmax,matmul");
+    CHECK(param(u, "num_operators") == "4");
+    // FLOPs 4 B S^2 D; bytes (2-byte elements): fused Q, K, V, O; unfused also S and P written and read.
+    const double x = 8.0 * 1024 * 64, p = 8.0 * 1024 * 1024;
+    CHECK(f.flops == Approx(8.0 * (4.0 * 1024 * 1024 * 64 + 6.0 * 1024 * 1024)));  // as the CPU plugin counts
+    CHECK(u.flops == f.flops);
+    CHECK(f.bytes == Approx(4 * x * 2));
+    CHECK(u.bytes == Approx((4 * x + 4 * p) * 2));
+    CHECK(attention_bytes(8, 1024, 64, 2, CALIB_ROLE_UNFUSED) == u.bytes);
+
+    const auto& e = by_name.at("FullAttention_fp16_16x4096x64_unfused");
+    CHECK(e.def.kind == Kind::attention);
+    CHECK(e.def.pattern == Pattern::full_attention);
+    CHECK(e.def.math == "fp16");
+    CHECK(e.def.m == 16);
+    CHECK(e.def.k == 4096);
+    CHECK(e.def.n == 64);
+    CHECK(e.def.role == CALIB_ROLE_UNFUSED);
+
+    // The CPU plugin's four shapes are all there; the quick one is its quick one (4x256x64), bf16 only.
+    for (const char* s : {"1x128x64", "4x256x64", "8x512x64", "8x1024x64", "32x1024x64", "32x2048x64", "16x4096x64"})
+        for (const char* prec : {"bf16", "fp16"})
+            CHECK(by_name.count(std::string("FullAttention_") + prec + "_" + s + "_fused") == 1);
+    std::set<std::string> quick;
+    for (const auto& [name, c] : by_name)
+        if (c.spec.quick) quick.insert(name);
+    CHECK(quick == std::set<std::string>{"FullAttention_bf16_4x256x64_fused", "FullAttention_bf16_4x256x64_unfused"});
+}
+
+TEST_CASE("the fused attention kernel's launch shape fills an H100 and refuses what it cannot run", "[cuda]") {
+    const auto cfg = [](int64_t b, int64_t s) {
+        const FlashConfig c = flash_attn_config(b, s, 64, 132);
+        return std::make_pair(c.block_rows, c.splits);
+    };
+    // 128 rows once B * S / 128 covers the 132 SMs; below, 64 rows and the keys split over warps.
+    CHECK(cfg(32, 1024) == std::make_pair(128, 1));
+    CHECK(cfg(32, 2048) == std::make_pair(128, 1));
+    CHECK(cfg(16, 4096) == std::make_pair(128, 1));
+    CHECK(cfg(8, 1024) == std::make_pair(64, 2));
+    CHECK(cfg(8, 512) == std::make_pair(64, 4));
+    CHECK(cfg(4, 256) == std::make_pair(64, 4));
+    CHECK(cfg(1, 128) == std::make_pair(64, 2));  // a split takes whole 64-key tiles: 128 keys, 2 splits
+    CHECK(cfg(1, 64) == std::make_pair(64, 1));
+    CHECK(cfg(3, 192) == std::make_pair(64, 1));  // 192 keys: 3 tiles, no even split
+    CHECK(flash_attn_config(8, 1024, 128, 132).block_rows == 0);  // head_dim 64 only
+    CHECK(flash_attn_config(8, 1000, 64, 132).block_rows == 0);   // seq_len a multiple of 64
 }
 
 TEST_CASE("bandwidth sizes run from L2-resident to at least 4x the L2", "[cuda]") {

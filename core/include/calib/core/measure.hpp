@@ -58,9 +58,11 @@ using ClockFn = std::function<double()>;
 // Returns true when the run should stop as soon as possible.
 using CancelFn = std::function<bool()>;
 
-// Keeps timing to the run's reference CPU placement (see placement.hpp). Every probe's latency is
-// compared with the lowest seen so far in the run (the reference): above displaced_ratio x reference,
-// the CPUs are displaced. The policy then discards the sample taken across it and waits, polling,
+// Keeps timing to the run's reference CPU placement (see placement.hpp). The reference is the median
+// probe latency over settle() before the first case (else the first probe); a probe above
+// displaced_ratio x reference means the CPUs are displaced. (Not the lowest latency seen: on the
+// 16-vCPU Sapphire Rapids host a rare 24 ns state -- two vCPUs on one core -- made the usual ~60 ns
+// placement look displaced 69% of the time.) The policy then discards the sample taken across it and waits, polling,
 // until the placement returns -- within an allowance per case and per plugin (new_allowance()), after
 // which samples are kept and counted as displaced.
 struct PlacementConfig {
@@ -76,7 +78,7 @@ public:
     using SleepFn = std::function<void(double)>;    // seconds; injectable for tests
     PlacementGuard(ProbeFn probe, PlacementConfig cfg = {}, ClockFn clock = {}, SleepFn sleep = {});
 
-    // Probes for `seconds` to find the reference before the first case.
+    // Probes for `seconds` and takes the median latency as the reference.
     void settle(double seconds);
     // Starts a new per-plugin allowance.
     void new_allowance() { used_allowance_ = 0; }
