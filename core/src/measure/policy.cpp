@@ -317,21 +317,40 @@ PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock
 }
 
 void PlacementGuard::settle(double seconds) {
-    std::vector<double> seen;
     const double t0 = clock_();
     do {
         const double ns = probe_ ? probe_() : 0;
-        if (ns > 0) seen.push_back(ns);
+        if (ns > 0) observe(ns);
         sleep_(cfg_.poll_seconds);
     } while (clock_() - t0 < seconds);
-    if (!seen.empty()) reference_ns_ = median_of(seen);
+}
+
+void PlacementGuard::observe(double ns) {
+    const std::size_t w = std::max<std::size_t>(cfg_.reference_window, 1);
+    if (window_.size() < w) {
+        window_.push_back(ns);
+    } else {
+        window_[window_next_] = ns;
+        window_next_ = (window_next_ + 1) % w;
+    }
+    // Until kEstablishProbes probes exist, their median stands in (up or down); from then on the
+    // reference is the lowest window median seen.
+    constexpr std::size_t kEstablishProbes = 5;
+    std::vector<double> v = window_;
+    const double m = median_of(v);
+    if (!established_) {
+        reference_ns_ = m;
+        established_ = window_.size() >= std::min(w, kEstablishProbes);
+    } else if (m < reference_ns_) {
+        reference_ns_ = m;
+    }
 }
 
 bool PlacementGuard::in_reference() {
     const double ns = probe_ ? probe_() : 0;
     if (!(ns > 0)) return true;
     ++probes_;
-    if (reference_ns_ <= 0) reference_ns_ = ns;  // no settle(): the first probe is the reference
+    observe(ns);
     const bool ok = ns <= cfg_.displaced_ratio * reference_ns_;
     if (!ok) ++displaced_;
     return ok;

@@ -40,6 +40,13 @@ struct Machine {
     }
 };
 
+// The guard's configuration for the Machine tests: fine polling, so settle(0.01) takes ten probes.
+PlacementConfig guard_config() {
+    PlacementConfig pc;
+    pc.poll_seconds = 0.001;
+    return pc;
+}
+
 PolicyConfig config() {
     PolicyConfig c = calib::core::test::base_config();
     c.warmup_seconds = 0.005;
@@ -50,30 +57,44 @@ PolicyConfig config() {
 
 }  // namespace
 
-TEST_CASE("the reference is the median of the settle probes; above twice that is displaced", "[placement]") {
-    // settle() sees 30, 24, 60, 28, 26: median 28 (the rare 24 does not become the reference).
+TEST_CASE("the reference is the lowest median of a window of probes; above twice that is displaced",
+          "[placement]") {
+    PlacementConfig pc;
+    pc.reference_window = 5;
+    // settle() sees 30, 24, 60, 28, 26: median 28 (the single 24 does not become the reference).
     std::vector<double> seq{30, 24, 60, 28, 26, 50, 57, 0, 20};
     std::size_t i = 0;
     double now = 0;
-    PlacementGuard g([&] { return seq[i++]; }, {}, [&] { return now; }, [&](double s) { now += s; });
+    PlacementGuard g([&] { return seq[i++]; }, pc, [&] { return now; }, [&](double s) { now += s; });
     g.settle(0.045);  // five polls of 10 ms
     CHECK(g.reference_ns() == 28);
     CHECK(g.in_reference());        // 50 <= 56
     CHECK_FALSE(g.in_reference());  // 57 > 56
     CHECK(g.in_reference());        // 0: the probe knows nothing
-    CHECK(g.in_reference());        // 20: faster than the reference is never displaced
-    CHECK(g.reference_ns() == 28);  // and does not move it
+    CHECK(g.in_reference());        // 20: faster than the reference is never displaced ...
+    CHECK(g.reference_ns() == 28);  // ... and one fast probe does not move it
     CHECK(g.probes() == 3);
     CHECK(g.displaced_probes() == 1);
+}
 
-    // Without settle() the first probe is the reference.
-    std::vector<double> seq2{40, 70, 90};
-    std::size_t j = 0;
-    PlacementGuard g2([&] { return seq2[j++]; });
-    CHECK(g2.in_reference());
-    CHECK(g2.in_reference());
-    CHECK_FALSE(g2.in_reference());
-    CHECK(g2.reference_ns() == 40);
+TEST_CASE("a run that starts displaced moves to the near placement once it holds", "[placement]") {
+    PlacementConfig pc;
+    pc.reference_window = 5;
+    // Far (160 ns) through settle, then near (30 ns) for good, then far again.
+    std::vector<double> seq{160, 158, 162, 161, 159, 30, 31, 29, 30, 30, 30, 160};
+    std::size_t i = 0;
+    double now = 0;
+    PlacementGuard g([&] { return seq[i++]; }, pc, [&] { return now; }, [&](double s) { now += s; });
+    g.settle(0.045);
+    CHECK(g.reference_ns() == 160);
+    CHECK(g.in_reference());  // 30
+    CHECK(g.in_reference());  // 31: window 158..31, median still 159
+    CHECK(g.reference_ns() > 150);
+    CHECK(g.in_reference());  // 29: three of five near -> median 31
+    CHECK(g.reference_ns() == 31);
+    for (int k = 0; k < 3; ++k) CHECK(g.in_reference());
+    CHECK(g.reference_ns() == 30);
+    CHECK_FALSE(g.in_reference());  // 160 is now displaced
 }
 
 TEST_CASE("samples across a displacement are discarded and the wait is not charged to the budget",
@@ -81,7 +102,8 @@ TEST_CASE("samples across a displacement are discarded and the wait is not charg
     Machine m;
     m.from = 0.05;
     m.to = 0.4;  // longer than the whole time budget
-    PlacementGuard g(m.probe(), {}, m.clock(), m.sleep());
+    PlacementGuard g(m.probe(), guard_config(), m.clock(), m.sleep());
+    g.settle(0.01);
     auto policy = make_policy("adaptive", config(), m.clock());
     const Measurement r = policy->measure(m.run(), {}, &g);
     CHECK(r.discarded_samples >= 1);
@@ -106,9 +128,10 @@ TEST_CASE("without a guard the same machine mixes both placements", "[placement]
 TEST_CASE("once the allowance is spent, displaced samples are kept and counted", "[placement]") {
     Machine m;
     m.from = 0.03;  // displaced for good
-    PlacementConfig pc;
+    PlacementConfig pc = guard_config();
     pc.max_wait_per_case = 0.1;
     PlacementGuard g(m.probe(), pc, m.clock(), m.sleep());
+    g.settle(0.01);
     auto policy = make_policy("adaptive", config(), m.clock());
     const Measurement r = policy->measure(m.run(), {}, &g);
     CHECK(r.displaced_samples >= 1);
@@ -121,7 +144,7 @@ TEST_CASE("once the allowance is spent, displaced samples are kept and counted",
     pc.max_wait_per_plugin = 0.15;
     m.now = 0;
     PlacementGuard g2(m.probe(), pc, m.clock(), m.sleep());
-    g2.settle(0.02);  // before the displacement: reference 25 ns
+    g2.settle(0.01);  // before the displacement: reference 25 ns
     REQUIRE(g2.reference_ns() == 25);
     m.now = 0.5;
     policy->measure(m.run(), {}, &g2);
@@ -138,7 +161,8 @@ TEST_CASE("a pair keeps only A-B samples taken in the reference placement", "[pl
     Machine m;
     m.from = 0.06;
     m.to = 0.3;
-    PlacementGuard g(m.probe(), {}, m.clock(), m.sleep());
+    PlacementGuard g(m.probe(), guard_config(), m.clock(), m.sleep());
+    g.settle(0.01);
     auto policy = make_policy("adaptive", config(), m.clock());
     const PairMeasurement p = policy->measure_pair(m.run(1.0), m.run(3.0), {}, &g);
     CHECK(p.a.discarded_samples >= 1);

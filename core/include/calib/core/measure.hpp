@@ -58,11 +58,13 @@ using ClockFn = std::function<double()>;
 // Returns true when the run should stop as soon as possible.
 using CancelFn = std::function<bool()>;
 
-// Keeps timing to the run's reference CPU placement (see placement.hpp). The reference is the median
-// probe latency over settle() before the first case (else the first probe); a probe above
-// displaced_ratio x reference means the CPUs are displaced. (Not the lowest latency seen: on the
-// 16-vCPU Sapphire Rapids host a rare 24 ns state -- two vCPUs on one core -- made the usual ~60 ns
-// placement look displaced 69% of the time.) The policy then discards the sample taken across it and waits, polling,
+// Keeps timing to the run's reference CPU placement (see placement.hpp). The reference is the lowest
+// median of `reference_window` consecutive probes seen so far (settle() probes included): a placement
+// becomes the reference only by holding for most of a window, so a rare faster state does not (on the
+// 16-vCPU Sapphire Rapids host an occasional 24 ns state -- two vCPUs on one core -- made the usual
+// ~60-90 ns placement look displaced 69% of the time when the plain minimum was the reference), while a
+// run that starts in a far placement (vCPUs spread by the previous run's load) moves to the near one as
+// soon as that holds. A probe above displaced_ratio x reference means the CPUs are displaced. The policy then discards the sample taken across it and waits, polling,
 // until the placement returns -- within an allowance per case and per plugin (new_allowance()), after
 // which samples are kept and counted as displaced.
 struct PlacementConfig {
@@ -70,6 +72,7 @@ struct PlacementConfig {
     double max_wait_per_case = 3.0;  // seconds of waiting plus discarded samples, per case
     double max_wait_per_plugin = 3.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
+    std::size_t reference_window = 15;
 };
 
 class PlacementGuard {
@@ -78,7 +81,7 @@ public:
     using SleepFn = std::function<void(double)>;    // seconds; injectable for tests
     PlacementGuard(ProbeFn probe, PlacementConfig cfg = {}, ClockFn clock = {}, SleepFn sleep = {});
 
-    // Probes for `seconds` and takes the median latency as the reference.
+    // Probes for `seconds` before the first case, so the reference exists when measuring starts.
     void settle(double seconds);
     // Starts a new per-plugin allowance.
     void new_allowance() { used_allowance_ = 0; }
@@ -102,7 +105,11 @@ private:
     PlacementConfig cfg_;
     ClockFn clock_;
     SleepFn sleep_;
+    void observe(double ns);  // updates the window and the reference
     double reference_ns_ = 0;
+    std::vector<double> window_;  // the last reference_window probe latencies (ring)
+    std::size_t window_next_ = 0;
+    bool established_ = false;
     std::size_t probes_ = 0, displaced_ = 0;
     double used_total_ = 0, used_allowance_ = 0;
 };
