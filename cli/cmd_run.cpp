@@ -160,7 +160,7 @@ int cmd_run(const Args& args) {
         "no-placement-guard", po::bool_switch(&no_guard),
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
         "placement-wait", po::value(&placement_wait),
-        "seconds per plugin (and per case) to wait for the reference CPU placement (default 3)")(
+        "seconds per plugin and per case to wait for the reference CPU placement (default 2 per plugin, 1.5 per case)")(
         "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
         "case-timeout", po::value(&case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(

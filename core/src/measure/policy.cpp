@@ -347,7 +347,9 @@ void PlacementGuard::observe(double ns) {
 }
 
 bool PlacementGuard::in_reference() {
+    const double t0 = clock_();
     const double ns = probe_ ? probe_() : 0;
+    probe_seconds_ += clock_() - t0;
     if (!(ns > 0)) return true;
     ++probes_;
     observe(ns);

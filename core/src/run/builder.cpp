@@ -581,10 +581,12 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     json::object place;
     place["probe"] = r.placement.probe;
     place["displaced_ratio"] = o.placement.displaced_ratio;
+    place["initial_reference_ns"] = r.placement.initial_reference_ns;
     place["reference_ns"] = r.placement.reference_ns;
     place["probes"] = static_cast<int64_t>(r.placement.probes);
     place["displaced_probes"] = static_cast<int64_t>(r.placement.displaced_probes);
     place["wait_seconds"] = r.placement.wait_seconds;
+    place["probe_seconds"] = r.placement.probe_seconds;
     pol["placement"] = std::move(place);
     run["policy"] = std::move(pol);
     json::object ps;

@@ -168,6 +168,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (probe->available()) {
             guard.emplace([&] { return probe->probe_ns(); }, o.placement);
             guard->settle(0.3);
+            result.placement.initial_reference_ns = guard->reference_ns();
         }
     }
     PlacementGuard* g = guard ? &*guard : nullptr;
@@ -245,6 +246,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         result.placement.probes = guard->probes();
         result.placement.displaced_probes = guard->displaced_probes();
         result.placement.wait_seconds = guard->used_seconds();
+        result.placement.probe_seconds = guard->probe_seconds();
     }
     result.wall_seconds = now_seconds() - t_start;
     return result;

@@ -47,7 +47,7 @@ struct PolicyConfig {
     // measure_pair: a pair whose speedup interval is still wider than +-pair_max_halfwidth when the
     // budget runs out gets up to pair_budget_extension x the budget in all (0 or 1: no extension).
     double pair_max_halfwidth = 0.05;
-    double pair_budget_extension = 2.0;
+    double pair_budget_extension = 1.5;
 };
 
 // Executes the case `iterations` times back to back and returns the elapsed seconds.
@@ -69,8 +69,8 @@ using CancelFn = std::function<bool()>;
 // which samples are kept and counted as displaced.
 struct PlacementConfig {
     double displaced_ratio = 2.0;
-    double max_wait_per_case = 3.0;  // seconds of waiting plus discarded samples, per case
-    double max_wait_per_plugin = 3.0;  // the same, from one new_allowance() to the next
+    double max_wait_per_case = 1.5;  // seconds of waiting plus discarded samples, per case
+    double max_wait_per_plugin = 2.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
     std::size_t reference_window = 15;
 };
@@ -98,6 +98,7 @@ public:
     std::size_t probes() const { return probes_; }
     std::size_t displaced_probes() const { return displaced_; }
     double used_seconds() const { return used_total_; }
+    double probe_seconds() const { return probe_seconds_; }  // time spent probing, settle excluded
     const PlacementConfig& config() const { return cfg_; }
 
 private:
@@ -111,7 +112,7 @@ private:
     std::size_t window_next_ = 0;
     bool established_ = false;
     std::size_t probes_ = 0, displaced_ = 0;
-    double used_total_ = 0, used_allowance_ = 0;
+    double used_total_ = 0, used_allowance_ = 0, probe_seconds_ = 0;
 };
 
 struct Measurement {

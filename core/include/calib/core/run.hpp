@@ -70,9 +70,11 @@ struct RunResult {
     // the reference latency, probes taken and how many found the CPUs displaced, seconds spent waiting.
     struct Placement {
         std::string probe = "off";
-        double reference_ns = 0;
+        double initial_reference_ns = 0;  // after the settle probes, before the first case
+        double reference_ns = 0;          // at the end of the run
         std::size_t probes = 0, displaced_probes = 0;
         double wait_seconds = 0;
+        double probe_seconds = 0;
     } placement;
 };
 
