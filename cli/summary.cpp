@@ -50,6 +50,7 @@ void print_summary(std::ostream& os, const core::Profile& p) {
         return v != nullptr && v->is_object() ? v->as_object() : empty;
     };
     std::vector<std::string> warnings;
+    int displaced_records = 0;  // operation and fusion records with displaced_samples > 0
 
     os << "HardwareCalibration: " << md.hardware_name << "\n";
     os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << fixed(md.total_memory_gb) << " GiB\n";
@@ -111,6 +112,7 @@ void print_summary(std::ostream& os, const core::Profile& p) {
             warnings.push_back("efficiency above 100% (suspicious): " + key);
         if (flag(r.extra_params, "reference_fallback"))
             warnings.push_back("reference-kernel fallback: " + key + " (" + str(r.extra_params, "implementation") + ")");
+        if (num(r.extra_params, "displaced_samples") > 0) ++displaced_records;
     }
     std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
         return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
@@ -169,7 +171,12 @@ void print_summary(std::ostream& os, const core::Profile& p) {
            << pad(shape_text(r.input_shape), 16) << rpad(fixed(s, 2) + "x", 8) << rpad(interval, 17) << rpad(fixed(r.memory_reduction * 100) + "%", 9) << "  "
            << verdict << "\n";
         if (flag(e, "reference_fallback")) warnings.push_back("reference-kernel fallback in fusion " + key);
+        if (num(e, "displaced_samples") > 0) ++displaced_records;
     }
+    if (displaced_records > 0)
+        warnings.push_back(std::to_string(displaced_records) +
+                           " records were partly timed outside the run's reference CPU placement (the wait "
+                           "allowance ran out; extra_params.displaced_samples > 0): compare them with care");
 
     if (auto* fc = p.extensions.if_contains("failed_cases"); fc != nullptr && fc->is_array())
         for (const auto& v : fc->as_array())
