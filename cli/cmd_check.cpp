@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "calib/core/plugin_client.hpp"
 #include "calib/plugin.h"
 #include "commands.hpp"
 
@@ -472,6 +473,10 @@ std::string check_metadata(const calib_plugin_api* api) {
 
 // Everything the child does. Returns after reporting; the caller _exit()s.
 void run_checks(const std::string& path, const CheckOptions& opt, Reporter& rep) {
+    // The plugin runs here as it does in a calibration worker: same OpenMP environment (set before the
+    // plugin, so its OpenMP runtime, loads). Sleeping OpenMP threads put a wake-up of several ms on
+    // every call of a tiny case on a busy machine, which hid the work in the timing-scales check.
+    for (const auto& d : calib::core::worker_env_defaults()) ::setenv(d.name, d.value, 0);
     rep.begin("load");
     void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (lib == nullptr) {
