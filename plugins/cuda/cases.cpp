@@ -197,6 +197,50 @@ void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2) {
     }
 }
 
+// What the two cases of one fusion comparison share; `bytes` differs per role.
+struct FusionPairSpec {
+    Kind kind;
+    Pattern pattern;
+    std::string precision;
+    std::array<int64_t, 3> shape;
+    std::string operation_type;  // origin vocabulary: "linear", "attention"
+    double flops = 0;            // the same for both roles: fusion changes traffic, not arithmetic
+    bool quick = false;
+    sdk::Params key_params;      // the origin's key params ("batch", ...)
+};
+
+// Appends "<pattern>_<precision>_<AxBxC>_fused" and "..._unfused" in group "<pattern>_<precision>_<AxBxC>",
+// with "operators" and "num_operators" added to the key params.
+template <class BytesOf>
+void add_pair(std::vector<CaseEntry>& out, const FusionPairSpec& f, BytesOf bytes_of) {
+    const auto& s = f.shape;
+    const std::string group = pattern_name(f.pattern) + "_" + f.precision + "_" + std::to_string(s[0]) + "x" +
+                              std::to_string(s[1]) + "x" + std::to_string(s[2]);
+    const auto ops = operators(f.pattern);
+    std::string op_list;
+    for (const auto& o : ops) op_list += (op_list.empty() ? "" : ",") + o;
+    for (calib_fusion_role role : {CALIB_ROLE_FUSED, CALIB_ROLE_UNFUSED}) {
+        CaseEntry e;
+        auto& c = e.spec;
+        c.name = group + (role == CALIB_ROLE_FUSED ? "_fused" : "_unfused");
+        c.family = CALIB_FAMILY_FUSION;
+        c.operation_type = f.operation_type;
+        c.precision = f.precision;
+        c.shape = {s[0], s[1], s[2]};
+        c.flops = f.flops;
+        c.bytes = bytes_of(role);
+        c.fusion_pattern = pattern_name(f.pattern);
+        c.fusion_role = role;
+        c.fusion_group = group;
+        c.quick = f.quick;
+        c.params = f.key_params;
+        c.params.emplace_back("operators", op_list);
+        c.params.emplace_back("num_operators", std::to_string(ops.size()));
+        e.def = {f.kind, f.precision, s[0], s[1], s[2], 0, f.pattern, role};
+        out.push_back(std::move(e));
+    }
+}
+
 void add_fusion_cases(std::vector<CaseEntry>& out) {
     // The CPU fusion plugin's shapes plus one a GPU needs to be busy.
     const std::array<std::array<int64_t, 3>, 5> shapes{
@@ -208,38 +252,16 @@ void add_fusion_cases(std::vector<CaseEntry>& out) {
                 const double m = static_cast<double>(s[0]), k = static_cast<double>(s[1]), n = static_cast<double>(s[2]);
                 // FLOPs and bytes as the CPU plugin (origin.md): 2MKN + MN (+8MN GELU); bytes of the
                 // fused chain MK+NK+N+MN, unfused adds each intermediate written and read once.
-                const double flops = 2 * m * k * n + m * n + (pat == Pattern::bias_gelu ? 8 * m * n : 0);
                 const double es = prec == "fp32" ? 4 : 2;
-                const std::string shape_text =
-                    std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
-                const std::string group = pattern_name(pat) + "_" + prec + "_" + shape_text;
-                const auto ops = operators(pat);
-                std::string op_list;
-                for (const auto& o : ops) op_list += (op_list.empty() ? "" : ",") + o;
-                for (calib_fusion_role role : {CALIB_ROLE_FUSED, CALIB_ROLE_UNFUSED}) {
-                    const bool fused = role == CALIB_ROLE_FUSED;
-                    const double outputs = fused ? 1 : (pat == Pattern::bias ? 3 : 5);
-                    CaseEntry e;
-                    auto& c = e.spec;
-                    c.name = group + (fused ? "_fused" : "_unfused");
-                    c.family = CALIB_FAMILY_FUSION;
-                    c.operation_type = "linear";
-                    c.precision = prec;
-                    c.shape = {s[0], s[1], s[2]};
-                    c.flops = flops;
-                    c.bytes = (m * k + n * k + n + outputs * m * n) * es;
-                    c.fusion_pattern = pattern_name(pat);
-                    c.fusion_role = role;
-                    c.fusion_group = group;
-                    c.quick = si == 1;
-                    c.params = {{"batch", std::to_string(s[0])},
-                                {"in_features", std::to_string(s[1])},
-                                {"out_features", std::to_string(s[2])},
-                                {"operators", op_list},
-                                {"num_operators", std::to_string(ops.size())}};
-                    e.def = {Kind::fusion, prec, s[0], s[1], s[2], 0, pat, role};
-                    out.push_back(std::move(e));
-                }
+                FusionPairSpec f{Kind::fusion, pat, prec, s, "linear",
+                                 2 * m * k * n + m * n + (pat == Pattern::bias_gelu ? 8 * m * n : 0), si == 1,
+                                 {{"batch", std::to_string(s[0])},
+                                  {"in_features", std::to_string(s[1])},
+                                  {"out_features", std::to_string(s[2])}}};
+                add_pair(out, f, [&](calib_fusion_role role) {
+                    const double outputs = role == CALIB_ROLE_FUSED ? 1 : (pat == Pattern::bias ? 3 : 5);
+                    return (m * k + n * k + n + outputs * m * n) * es;
+                });
             }
         }
     }
@@ -254,38 +276,16 @@ void add_attention_cases(std::vector<CaseEntry>& out) {
                                                         {32, 1024, 64},
                                                         {32, 2048, 64},
                                                         {16, 4096, 64}}};
-    const Pattern pat = Pattern::full_attention;
-    const auto ops = operators(pat);
-    std::string op_list;
-    for (const auto& o : ops) op_list += (op_list.empty() ? "" : ",") + o;
     for (std::size_t si = 0; si < shapes.size(); ++si) {
         for (const std::string prec : {"bf16", "fp16"}) {
             const auto& s = shapes[si];
-            const std::string group = pattern_name(pat) + "_" + prec + "_" + std::to_string(s[0]) + "x" +
-                                      std::to_string(s[1]) + "x" + std::to_string(s[2]);
-            for (calib_fusion_role role : {CALIB_ROLE_FUSED, CALIB_ROLE_UNFUSED}) {
-                const bool fused = role == CALIB_ROLE_FUSED;
-                CaseEntry e;
-                auto& c = e.spec;
-                c.name = group + (fused ? "_fused" : "_unfused");
-                c.family = CALIB_FAMILY_FUSION;
-                c.operation_type = "attention";
-                c.precision = prec;
-                c.shape = {s[0], s[1], s[2]};
-                c.flops = attention_flops(s[0], s[1], s[2]);
-                c.bytes = attention_bytes(s[0], s[1], s[2], 2, role);
-                c.fusion_pattern = pattern_name(pat);
-                c.fusion_role = role;
-                c.fusion_group = group;
-                c.quick = si == 1 && prec == "bf16";  // the CPU plugin's quick shape
-                c.params = {{"batch", std::to_string(s[0])},
-                            {"seq_len", std::to_string(s[1])},
-                            {"head_dim", std::to_string(s[2])},
-                            {"operators", op_list},
-                            {"num_operators", std::to_string(ops.size())}};
-                e.def = {Kind::attention, prec, s[0], s[1], s[2], 0, pat, role};
-                out.push_back(std::move(e));
-            }
+            FusionPairSpec f{Kind::attention, Pattern::full_attention, prec, s, "attention",
+                             attention_flops(s[0], s[1], s[2]),
+                             si == 1 && prec == "bf16",  // the CPU plugin's quick shape
+                             {{"batch", std::to_string(s[0])},
+                              {"seq_len", std::to_string(s[1])},
+                              {"head_dim", std::to_string(s[2])}}};
+            add_pair(out, f, [&](calib_fusion_role role) { return attention_bytes(s[0], s[1], s[2], 2, role); });
         }
     }
 }
