@@ -44,6 +44,7 @@ TEST_CASE("to_json(HostInfo) carries every field", "[host]") {
     h.caches = {{1, "Data", 32768, 2}, {2, "Unified", 1 << 20, 2}};
     h.isa = {"avx2", "fma"};
     h.sustained_clock_ghz = 3.5;
+    h.clock_readings_ghz = {3.4, 3.5};
     const boost::json::object j = to_json(h);
     CHECK(j.at("cpu_model").as_string() == "Test CPU");
     CHECK(j.at("physical_cores").as_int64() == 4);
@@ -52,6 +53,8 @@ TEST_CASE("to_json(HostInfo) carries every field", "[host]") {
     CHECK(j.at("caches").as_array()[1].as_object().at("size_bytes").to_number<uint64_t>() == (1u << 20));
     CHECK(j.at("isa").as_array().size() == 2);
     CHECK(j.at("sustained_clock_ghz").as_double() == 3.5);
+    REQUIRE(j.at("clock_readings_ghz").as_array().size() == 2);
+    CHECK(j.at("clock_readings_ghz").as_array()[0].as_double() == 3.4);
     for (const char* key : {"hostname", "cpu_vendor", "total_memory_bytes", "os", "kernel", "compiler", "load_average",
                             "cpufreq_governor", "fma_pipes"})
         CHECK(j.contains(key));

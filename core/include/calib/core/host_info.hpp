@@ -36,6 +36,7 @@ struct HostInfo {
     std::string cpufreq_governor;  // empty where not readable (VMs)
     // Filled by measurement, 0 = not measured yet (detect_cpu_peaks measures what is missing).
     double sustained_clock_ghz = 0;
+    std::vector<double> clock_readings_ghz;  // every reading taken (a run: at its start and its end)
     int fma_pipes = 0;
 
     bool has(const std::string& flag) const;
