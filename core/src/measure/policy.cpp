@@ -203,11 +203,8 @@ public:
             const std::size_t m = p.a.samples.size();
             if (last_wide != 0 && m - last_wide < cfg_.pair_ci_every) return wide;
             last_wide = m;
-            const double ma = compute_stats(p.a.samples).median;
-            if (ma <= 0) return false;
-            const double speedup = compute_stats(p.b.samples).median / ma;
-            const auto [lo, hi] = bootstrap_speedup_ci(p.a.samples, p.b.samples);
-            wide = speedup > 0 && (hi - lo) / 2 / speedup > cfg_.pair_max_halfwidth;
+            const double hw = speedup_halfwidth(p.a.samples, p.b.samples);
+            wide = hw >= 0 && hw > cfg_.pair_max_halfwidth;
             return wide;
         };
         const LoopResult r = loop(h, cancelled, guard, start);
@@ -286,12 +283,19 @@ private:
         m.placement_wait_seconds = r.placement_seconds;
     }
 
-    bool speedup_converged(const std::vector<double>& a, const std::vector<double>& b) const {
-        const SampleStats sa = compute_stats(a), sb = compute_stats(b);
-        if (sa.median <= 0) return false;
-        const double speedup = sb.median / sa.median;
+    // Relative half-width of the speedup's bootstrap interval; -1 when the speedup is not positive.
+    static double speedup_halfwidth(const std::vector<double>& a, const std::vector<double>& b) {
+        const double ma = compute_stats(a).median;
+        if (ma <= 0) return -1;
+        const double speedup = compute_stats(b).median / ma;
+        if (!(speedup > 0)) return -1;
         const auto [lo, hi] = bootstrap_speedup_ci(a, b);
-        return speedup > 0 && (hi - lo) / 2 / speedup <= cfg_.target_noise;
+        return (hi - lo) / 2 / speedup;
+    }
+
+    bool speedup_converged(const std::vector<double>& a, const std::vector<double>& b) const {
+        const double hw = speedup_halfwidth(a, b);
+        return hw >= 0 && hw <= cfg_.target_noise;
     }
 
     std::string name_;

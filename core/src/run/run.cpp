@@ -153,12 +153,16 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     const double t_start = now_seconds();
     result.plugins = plugins;
     result.host = detect_host();
-    // Measured once here so the profile's host block carries them (detect_cpu_peaks reuses them).
+    // Measured here so the profile's host block carries them (detect_cpu_peaks reuses them); the clock
+    // is read again at the end of the run.
     result.host.sustained_clock_ghz = measure_sustained_clock_ghz(result.host.logical_cpus);
     result.host.clock_readings_ghz.push_back(result.host.sustained_clock_ghz);
     result.host.fma_pipes = measure_fma_pipes(result.host);
-    result.peaks = detect_cpu_peaks(result.host);
-    apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
+    auto set_peaks = [&] {
+        result.peaks = detect_cpu_peaks(result.host);
+        apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
+    };
+    set_peaks();
 
     auto policy = make_policy(o.policy_name, o.policy);
     std::optional<PlacementProbe> probe;
@@ -250,8 +254,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         result.host.clock_readings_ghz.push_back(end_ghz);
         if (end_ghz > result.host.sustained_clock_ghz) {
             result.host.sustained_clock_ghz = end_ghz;
-            result.peaks = detect_cpu_peaks(result.host);
-            apply_overrides(result.peaks, o.peak_gflops, o.peak_bandwidth);
+            set_peaks();
         }
     }
     if (guard) {
