@@ -92,6 +92,13 @@ public:
         std::cerr << "\n";
     }
 
+    void retry_started(std::size_t cases) override {
+        if (verbosity_ < 1) return;
+        clear();
+        std::cerr << "end of run: " << cases
+                  << " case(s) deferred or timed partly outside the reference CPU placement\n";
+    }
+
 private:
     double seconds() const {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -135,6 +142,7 @@ int cmd_run(const Args& args) {
     double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
     double placement_wait = -1;
+    double placement_retry = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
@@ -161,6 +169,9 @@ int cmd_run(const Args& args) {
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
         "placement-wait", po::value(&placement_wait),
         "seconds per plugin and per case to wait for the reference CPU placement (default 2 per plugin, 1.5 per case)")(
+        "placement-retry", po::value(&placement_retry),
+        "seconds at the end of the run in which cases timed partly displaced may be measured again "
+        "(default 12, 3 with --quick; 0: no retry)")(
         "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
         "case-timeout", po::value(&case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
@@ -186,6 +197,12 @@ int cmd_run(const Args& args) {
     if (vm.count("placement-wait")) {
         if (!(placement_wait >= 0)) return usage_error("--placement-wait must be >= 0 seconds");
         o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = placement_wait;
+    }
+    if (vm.count("placement-retry")) {
+        if (!(placement_retry >= 0)) return usage_error("--placement-retry must be >= 0 seconds");
+        o.placement.retry_seconds = placement_retry;
+    } else if (o.quick) {
+        o.placement.retry_seconds = 3;
     }
     o.hardware_name = hardware;
     if (vm.count("peak-gflops")) {

@@ -118,6 +118,7 @@ struct LoopHooks {
     std::function<bool()> converged;
     std::function<bool()> too_wide;  // optional: at the budget, still too uncertain to stop (pairs)
     double budget_extension = 1.0;   // then the budget may stretch to this factor
+    std::size_t floor = 0;           // fewest samples before a budget stop (0: budget_floor())
 };
 
 struct LoopResult {
@@ -199,6 +200,9 @@ public:
         std::size_t last_wide = 0;
         bool wide = true;
         h.budget_extension = std::max(1.0, cfg_.pair_budget_extension);
+        // A bootstrap over 3 pairs is far narrower than the run-to-run spread it should cover (a
+        // 2048^3 Linear pair read 1.00 / 1.08 / 1.02 in three runs, each interval +-2-4%).
+        h.floor = std::min(cfg_.min_samples, std::max(cfg_.pair_min_samples, kBudgetFloorSamples));
         h.too_wide = [&] {
             const std::size_t m = p.a.samples.size();
             if (last_wide != 0 && m - last_wide < cfg_.pair_ci_every) return wide;
@@ -248,7 +252,7 @@ private:
                     break;
                 }
                 const double spent = clock_() - start - case_used;
-                if (n >= budget_floor() && spent >= cfg_.time_budget_seconds &&
+                if (n >= (h.floor != 0 ? h.floor : budget_floor()) && spent >= cfg_.time_budget_seconds &&
                     (spent >= cfg_.time_budget_seconds * h.budget_extension || !h.too_wide || !h.too_wide())) {
                     r.reason = StopReason::time_budget;
                     break;
@@ -379,6 +383,21 @@ bool PlacementGuard::wait_for_reference(double& case_used) {
         if (!may_wait(case_used)) return false;
         sleep_(cfg_.poll_seconds);
         charge(clock_() - t0, case_used);
+    }
+}
+
+bool PlacementGuard::wait_within(double seconds) {
+    const double t0 = clock_();
+    while (true) {
+        if (in_reference()) {
+            used_total_ += clock_() - t0;
+            return true;
+        }
+        if (clock_() - t0 >= seconds) {
+            used_total_ += clock_() - t0;
+            return false;
+        }
+        sleep_(cfg_.poll_seconds);
     }
 }
 

@@ -76,14 +76,17 @@ std::string math_of(const CaseInfo& c) {
 }
 
 // What the placement guard did to this case's samples (measure.hpp, PlacementGuard).
-void add_placement(json::object& e, const Measurement& m) {
+// `retry`: what the end-of-run retry pass did (CaseOutcome::placement_retry), when it ran.
+void add_placement(json::object& e, const Measurement& m, const std::string& retry) {
     e["discarded_samples"] = static_cast<int64_t>(m.discarded_samples);
     e["displaced_samples"] = static_cast<int64_t>(m.displaced_samples);
     e["placement_wait_seconds"] = m.placement_wait_seconds;
+    if (!retry.empty()) e["placement_retry"] = retry;
 }
 
-void add_stats(json::object& e, const SampleStats& s, const Measurement& m, double case_seconds) {
-    e["case_seconds"] = case_seconds;  // wall time of the case: prepare, warm-up, samples, release
+void add_stats(json::object& e, const SampleStats& s, const CaseOutcome& c) {
+    const Measurement& m = *c.measurement;
+    e["case_seconds"] = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
     e["median_latency_ms"] = ms(s.median);
     e["p10_latency_ms"] = ms(s.p10);
     e["p90_latency_ms"] = ms(s.p90);
@@ -93,7 +96,7 @@ void add_stats(json::object& e, const SampleStats& s, const Measurement& m, doub
     e["samples"] = static_cast<int64_t>(s.count);
     e["iterations_per_sample"] = static_cast<int64_t>(m.iterations_per_sample);
     e["stopping_reason"] = to_string(m.reason);
-    add_placement(e, m);
+    add_placement(e, m, c.placement_retry);
 }
 
 void add_instance(json::object& e, const InstanceInfo& in, const std::string& prefix) {
@@ -296,7 +299,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["plugin"] = c->plugin_id;
         e["case"] = ci.name;
         add_instance(e, c->instance, "");
-        add_stats(e, st, *c->measurement, c->wall_seconds);
+        add_stats(e, st, *c);
         e["flops"] = ci.flops;
         e["bytes"] = ci.bytes;
         e["peak_gflops"] = peak;
@@ -336,7 +339,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["plugin"] = c->plugin_id;
         e["case"] = ci.name;
         add_instance(e, c->instance, "");
-        add_stats(e, st, *c->measurement, c->wall_seconds);
+        add_stats(e, st, *c);
         e["bytes"] = ci.bytes;
         e["peak_bandwidth_gbps"] = bw_peak;
         e["peak_source"] = bw_source;
@@ -405,7 +408,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["iterations_per_sample"] = static_cast<int64_t>(pm.a.iterations_per_sample);
         e["unfused_iterations_per_sample"] = static_cast<int64_t>(pm.b.iterations_per_sample);
         e["stopping_reason"] = to_string(pm.reason);
-        add_placement(e, pm.a);
+        add_placement(e, pm.a, c->placement_retry);
         e["case_seconds"] = c->wall_seconds;
         e["fused_case"] = f.name;
         e["unfused_case"] = u.name;
@@ -539,7 +542,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         j["gbps"] = c->info.bytes / c->measurement->stats.median / 1e9;
         j["best_gbps"] = c->info.bytes / c->measurement->stats.min / 1e9;
         j["bytes"] = c->info.bytes;
-        add_stats(j, c->measurement->stats, *c->measurement, c->wall_seconds);
+        add_stats(j, c->measurement->stats, *c);
         j["case"] = c->info.name;
         sweep_arr.push_back(std::move(j));
     }
@@ -573,6 +576,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     pol["fixed_samples"] = static_cast<int64_t>(o.policy.fixed_samples);
     pol["pair_max_halfwidth"] = o.policy.pair_max_halfwidth;
     pol["pair_budget_extension"] = o.policy.pair_budget_extension;
+    pol["pair_min_samples"] = static_cast<int64_t>(o.policy.pair_min_samples);
     // What the workers ran under (set by the worker unless the user's environment says otherwise).
     json::object env;
     for (const auto& d : worker_env_defaults()) env[d.name] = worker_env_value(d);
@@ -587,6 +591,11 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     place["displaced_probes"] = static_cast<int64_t>(r.placement.displaced_probes);
     place["wait_seconds"] = r.placement.wait_seconds;
     place["probe_seconds"] = r.placement.probe_seconds;
+    place["retry_limit_seconds"] = o.placement.retry_seconds;
+    place["deferred_cases"] = static_cast<int64_t>(r.placement.deferred_cases);
+    place["retried_cases"] = static_cast<int64_t>(r.placement.retried_cases);
+    place["replaced_cases"] = static_cast<int64_t>(r.placement.replaced_cases);
+    place["retry_seconds"] = r.placement.retry_seconds;
     pol["placement"] = std::move(place);
     run["policy"] = std::move(pol);
     json::object ps;

@@ -57,6 +57,15 @@ std::string status_of(const WorkerFailure& f) {
     }
 }
 
+// Fraction of an ok outcome's kept samples that were timed displaced (pairs: the fused side's count,
+// which equals the unfused side's); 0 when none or not ok.
+double displaced_fraction(const CaseOutcome& out) {
+    if (out.status != "ok") return 0;
+    const Measurement* m = out.pair ? &out.pair->a : out.measurement ? &*out.measurement : nullptr;
+    if (m == nullptr || m->samples.empty()) return 0;
+    return static_cast<double>(m->displaced_samples) / static_cast<double>(m->samples.size());
+}
+
 struct Selected {
     const CaseInfo* primary;  // compute/memory case, or the fused case of a pair
     const CaseInfo* unfused;  // fusion pairs only
@@ -168,10 +177,16 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     std::optional<PlacementProbe> probe;
     std::optional<PlacementGuard> guard;
     if (o.placement_guard) {
-        probe.emplace();
-        result.placement.probe = probe->description();
-        if (probe->available()) {
-            guard.emplace([&] { return probe->probe_ns(); }, o.placement);
+        PlacementGuard::ProbeFn probe_fn = o.placement_probe;
+        if (probe_fn) {
+            result.placement.probe = "injected";
+        } else {
+            probe.emplace();
+            result.placement.probe = probe->description();
+            if (probe->available()) probe_fn = [&] { return probe->probe_ns(); };
+        }
+        if (probe_fn) {
+            guard.emplace(std::move(probe_fn), o.placement);
             guard->settle(0.3);
             result.placement.initial_reference_ns = guard->reference_ns();
         }
@@ -189,6 +204,59 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (!sel.empty()) work.emplace_back(&p, std::move(sel));
     }
 
+    // One case (or fused/unfused pair) in `client`'s worker: prepare, measure under the policy, release.
+    auto measure_one = [&](PluginClient& client, const PluginRecord& plugin, const Selected& s) {
+        CaseOutcome out;
+        out.plugin_id = plugin.id;
+        out.plugin_path = plugin.path;
+        out.device_name = plugin.device_name;
+        out.info = *s.primary;
+        if (s.unfused != nullptr) out.unfused = *s.unfused;
+        const double t_case = now_seconds();
+        std::vector<uint32_t> instances;
+        try {
+            auto a = client.prepare(s.primary->index, o.prepare_timeout_seconds);
+            instances.push_back(a.instance);
+            out.instance = a.info;
+            RunFn run_a = [&, id = a.instance](uint64_t n) { return client.run(id, n, run_timeout); };
+            auto cancelled = [&] { return cancel.load(); };
+            if (s.unfused == nullptr) {
+                out.measurement = policy->measure(run_a, cancelled, g);
+            } else {
+                auto b = client.prepare(s.unfused->index, o.prepare_timeout_seconds);
+                instances.push_back(b.instance);
+                out.unfused_instance = b.info;
+                RunFn run_b = [&, id = b.instance](uint64_t n) { return client.run(id, n, run_timeout); };
+                out.pair = policy->measure_pair(run_a, run_b, cancelled, g);
+            }
+            const auto reason = out.pair ? out.pair->reason : out.measurement->reason;
+            if (reason == StopReason::cancelled) {
+                out.status = "cancelled";
+                out.message = "interrupted before the measurement finished";
+            }
+        } catch (const WorkerFailure& f) {
+            // A second interrupt kills the worker: that is a cancellation, not a crash.
+            out.status = cancel.load() ? "cancelled" : status_of(f);
+            out.message = f.what();
+        } catch (const std::exception& e) {
+            out.status = "failed";
+            out.message = e.what();
+        }
+        for (auto id : instances) client.release(id);
+        out.wall_seconds = now_seconds() - t_case;
+        return out;
+    };
+
+    // Cases for the end-of-run pass: deferred ones (not measured: the CPUs were displaced and the
+    // plugin's allowance was spent when their turn came) and ones that kept displaced samples.
+    struct Later {
+        std::size_t outcome;  // index into result.outcomes
+        const PluginRecord* plugin;
+        Selected sel;
+        bool deferred;
+        double displaced;     // fraction of kept samples timed displaced (1 when deferred)
+    };
+    std::vector<Later> later;
     std::size_t done = 0;
     for (auto& [plugin, cases] : work) {
         if (cancel.load()) break;
@@ -200,50 +268,78 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                 result.complete = false;
                 break;
             }
-            if (progress != nullptr) progress->case_started(plugin->id, s.primary->name, done, total);
-            CaseOutcome out;
-            out.plugin_id = plugin->id;
-            out.plugin_path = plugin->path;
-            out.device_name = plugin->device_name;
-            out.info = *s.primary;
-            if (s.unfused != nullptr) out.unfused = *s.unfused;
-            const double t_case = now_seconds();
-            std::vector<uint32_t> instances;
-            try {
-                auto a = client.prepare(s.primary->index, o.prepare_timeout_seconds);
-                instances.push_back(a.instance);
-                out.instance = a.info;
-                RunFn run_a = [&, id = a.instance](uint64_t n) { return client.run(id, n, run_timeout); };
-                auto cancelled = [&] { return cancel.load(); };
-                if (s.unfused == nullptr) {
-                    out.measurement = policy->measure(run_a, cancelled, g);
-                } else {
-                    auto b = client.prepare(s.unfused->index, o.prepare_timeout_seconds);
-                    instances.push_back(b.instance);
-                    out.unfused_instance = b.info;
-                    RunFn run_b = [&, id = b.instance](uint64_t n) { return client.run(id, n, run_timeout); };
-                    out.pair = policy->measure_pair(run_a, run_b, cancelled, g);
-                }
-                const auto reason = out.pair ? out.pair->reason : out.measurement->reason;
-                if (reason == StopReason::cancelled) {
-                    out.status = "cancelled";
-                    out.message = "interrupted before the measurement finished";
-                }
-            } catch (const WorkerFailure& f) {
-                // A second interrupt kills the worker: that is a cancellation, not a crash.
-                out.status = cancel.load() ? "cancelled" : status_of(f);
-                out.message = f.what();
-            } catch (const std::exception& e) {
-                out.status = "failed";
-                out.message = e.what();
+            if (g != nullptr && o.placement.retry_seconds > 0 && g->allowance_spent() && !g->in_reference()) {
+                CaseOutcome placeholder;
+                placeholder.plugin_id = plugin->id;
+                placeholder.plugin_path = plugin->path;
+                placeholder.info = *s.primary;
+                placeholder.status = "cancelled";
+                placeholder.message = "deferred to the end of the run (CPUs displaced) and interrupted before it";
+                later.push_back({result.outcomes.size(), plugin, s, true, 1.0});
+                result.outcomes.push_back(std::move(placeholder));
+                ++result.placement.deferred_cases;
+                continue;
             }
-            for (auto id : instances) client.release(id);
-            out.wall_seconds = now_seconds() - t_case;
+            if (progress != nullptr) progress->case_started(plugin->id, s.primary->name, done, total);
+            CaseOutcome out = measure_one(client, *plugin, s);
             ++done;
             if (progress != nullptr) progress->case_finished(out, done, total);
+            if (const double d = displaced_fraction(out); d > 0)
+                later.push_back({result.outcomes.size(), plugin, s, false, d});
             result.outcomes.push_back(std::move(out));
         }
         result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
+    }
+
+    // The end-of-run pass, one worker per plugin: deferred cases are measured (after waiting for the
+    // reference placement while placement.retry_seconds last), then cases that kept displaced samples,
+    // most displaced first, are measured again while it lasts and the placement is the reference one;
+    // a retry replaces the original only when fewer of its samples were displaced.
+    if (g != nullptr && !later.empty() && o.placement.retry_seconds > 0 && !cancel.load()) {
+        std::stable_sort(later.begin(), later.end(), [](const Later& x, const Later& y) {
+            if (x.plugin != y.plugin) return x.plugin->path < y.plugin->path;
+            if (x.deferred != y.deferred) return x.deferred;
+            return x.displaced > y.displaced;
+        });
+        const double t_pass = now_seconds();
+        const double deadline = t_pass + o.placement.retry_seconds;
+        if (progress != nullptr) progress->retry_started(later.size());
+        std::optional<PluginClient> client;
+        const PluginRecord* client_plugin = nullptr;
+        for (const auto& lt : later) {
+            if (cancel.load()) break;
+            const double left = deadline - now_seconds();
+            const bool back = left > 0 && g->wait_within(left);
+            if (!lt.deferred && !back) continue;  // retries only in the reference placement
+            const double t_case = now_seconds();
+            if (client_plugin != lt.plugin) {
+                client.reset();
+                client.emplace(lt.plugin->path, o.worker);
+                client_plugin = lt.plugin;
+            }
+            g->new_allowance();
+            if (lt.deferred && progress != nullptr)
+                progress->case_started(lt.plugin->id, lt.sel.primary->name, done, total);
+            CaseOutcome again = measure_one(*client, *lt.plugin, lt.sel);
+            CaseOutcome& orig = result.outcomes[lt.outcome];
+            if (lt.deferred) {
+                again.placement_retry = "deferred";
+                orig = std::move(again);
+                ++done;
+                if (progress != nullptr) progress->case_finished(orig, done, total);
+            } else {
+                ++result.placement.retried_cases;
+                if (again.status == "ok" && displaced_fraction(again) < lt.displaced) {
+                    again.placement_retry = "replaced";
+                    orig = std::move(again);
+                    ++result.placement.replaced_cases;
+                } else {
+                    orig.placement_retry = "original_kept";
+                }
+            }
+            result.plugin_seconds[lt.plugin->id] += now_seconds() - t_case;
+        }
+        result.placement.retry_seconds = now_seconds() - t_pass;
     }
     if (cancel.load()) result.complete = false;
     // The clock again at the end: on a shared host the all-core clock moves with the neighbours' load

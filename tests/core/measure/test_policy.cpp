@@ -254,6 +254,7 @@ TEST_CASE("a pair still too uncertain at its budget gets up to the extension, th
     cfg.time_budget_seconds = 0.05;
     cfg.pair_max_halfwidth = 0.05;
     cfg.pair_budget_extension = 2.0;
+    cfg.pair_min_samples = 3;  // the floor has its own test
     {
         FakeClock clk;
         auto policy = make_policy("adaptive", cfg, clk.fn());
@@ -282,4 +283,25 @@ TEST_CASE("a pair still too uncertain at its budget gets up to the extension, th
         CHECK(p.reason == StopReason::time_budget);
         CHECK(p.a.elapsed_seconds < 1.2 * cfg.time_budget_seconds);
     }
+}
+
+TEST_CASE("a pair stops at its budget only with pair_min_samples pairs; a single case with 3", "[policy]") {
+    PolicyConfig cfg = test_config();
+    cfg.time_budget_seconds = 0.005;  // about one 2 ms sample, or half a pair
+    cfg.target_noise = 0.0001;        // never converges on its own
+    cfg.pair_min_samples = 6;
+    FakeClock clk;
+    auto policy = make_policy("adaptive", cfg, clk.fn());
+    const Measurement m = policy->measure(clk.stream(gaussian(1e-4, 0.01, 21)));
+    CHECK(m.reason == StopReason::time_budget);
+    CHECK(m.samples.size() == 3);
+    const PairMeasurement p =
+        policy->measure_pair(clk.stream(gaussian(1e-4, 0.01, 22)), clk.stream(gaussian(2e-4, 0.01, 23)));
+    CHECK(p.reason == StopReason::time_budget);
+    CHECK(p.a.samples.size() == 6);
+    CHECK(p.b.samples.size() == 6);
+    cfg.min_samples = 4;  // the floor never exceeds min_samples
+    auto capped = make_policy("adaptive", cfg, clk.fn());
+    CHECK(capped->measure_pair(clk.stream(gaussian(1e-4, 0.01, 24)), clk.stream(gaussian(2e-4, 0.01, 25)))
+              .a.samples.size() == 4);
 }

@@ -2,6 +2,7 @@
 // recorded with its kind, and every good result is present and valid.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "calib/core/run.hpp"
@@ -26,6 +27,32 @@ struct Folder {
 
 std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
 
+// A run over `dir` only, with the test worker and a short policy.
+RunOptions fixture_options(const fs::path& dir) {
+    RunOptions o;
+    o.discovery.plugin_dirs = {dir};
+    o.discovery.use_env = false;
+    o.discovery.use_default_dir = false;
+    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
+    o.worker.scan_timeout_seconds = 2;
+    o.policy.time_budget_seconds = 0.05;
+    o.policy.warmup_seconds = 0.001;
+    o.policy.min_sample_seconds = 0.0005;
+    o.run_timeout_seconds = 2;
+    o.prepare_timeout_seconds = 5;
+    return o;
+}
+
+// Counts retry passes; the test flips the injected placement when the pass starts.
+struct RetrySink : ProgressSink {
+    std::function<void()> on_retry;
+    std::size_t passes = 0;
+    void retry_started(std::size_t) override {
+        ++passes;
+        if (on_retry) on_retry();
+    }
+};
+
 }  // namespace
 
 TEST_CASE("every fault costs only its own results", "[run][faults]") {
@@ -36,17 +63,7 @@ TEST_CASE("every fault costs only its own results", "[run][faults]") {
     for (const auto& v : variants)
         fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / ("fixture_" + v + ".so"), f.dir / ("fixture_" + v + ".so"));
 
-    RunOptions o;
-    o.discovery.plugin_dirs = {f.dir};
-    o.discovery.use_env = false;
-    o.discovery.use_default_dir = false;
-    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
-    o.worker.scan_timeout_seconds = 2;
-    o.policy.time_budget_seconds = 0.05;
-    o.policy.warmup_seconds = 0.001;
-    o.policy.min_sample_seconds = 0.0005;
-    o.run_timeout_seconds = 2;
-    o.prepare_timeout_seconds = 5;
+    RunOptions o = fixture_options(f.dir);
 
     auto plugins = scan_all(o.discovery, o.worker);
     REQUIRE(plugins.size() == variants.size());
@@ -102,4 +119,78 @@ TEST_CASE("every fault costs only its own results", "[run][faults]") {
     std::size_t rejected = 0;
     for (const auto& j : plist) rejected += j.at("status") == "rejected";
     CHECK(rejected == 4);
+}
+
+// The end-of-run pass. The placement turns displaced when the first case starts; the 10 ms allowances
+// run out in it, so it keeps displaced samples, and the cases after it are deferred unmeasured.
+TEST_CASE("displaced cases are deferred or measured again at the end of the run", "[run][placement]") {
+    Folder f;
+    fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", f.dir / "fixture_good.so");
+    RunOptions o = fixture_options(f.dir);
+    o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = 0.01;
+    o.placement.poll_seconds = 0.001;
+    std::atomic<bool> far{false};
+    o.placement_probe = [&] { return far.load() ? 200.0 : 30.0; };
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 1);
+    std::atomic<bool> cancel{false};
+
+    struct FarFromFirstCase : RetrySink {
+        std::atomic<bool>* far;
+        void case_started(const std::string&, const std::string&, std::size_t, std::size_t) override {
+            if (passes == 0) *far = true;
+        }
+    };
+    FarFromFirstCase sink;
+    sink.far = &far;
+    auto displaced = [](const CaseOutcome& c) { return (c.pair ? c.pair->a : *c.measurement).displaced_samples; };
+
+    SECTION("the placement returns when the pass starts: all ok results are clean") {
+        o.placement.retry_seconds = 5;
+        sink.on_retry = [&] { far = false; };
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        CHECK(sink.passes == 1);
+        CHECK(r.placement.deferred_cases >= 1);
+        CHECK(r.placement.retried_cases == 1);  // the first case
+        CHECK(r.placement.replaced_cases == 1);
+        std::map<std::string, std::size_t> how;
+        for (const auto& c : r.outcomes) {
+            if (c.status != "ok") continue;
+            ++how[c.placement_retry];
+            CHECK(displaced(c) == 0);
+            CHECK((c.pair ? c.pair->a : *c.measurement).samples.size() >= 3);
+        }
+        CHECK(how["replaced"] == 1);
+        CHECK(how["deferred"] == r.placement.deferred_cases);
+        CHECK(how[""] == 0);
+        Profile p = build_profile(r, o);
+        CHECK(validate(to_json(p)).empty());
+        const auto& place = p.extensions.at("run").at("policy").at("placement").as_object();
+        CHECK(place.at("deferred_cases").as_int64() == static_cast<int64_t>(r.placement.deferred_cases));
+        std::size_t marked = 0;
+        for (const auto& [k, rec] : p.fusion_profiles) marked += rec.extra_params.contains("placement_retry");
+        CHECK(marked >= 1);
+    }
+    SECTION("the placement never returns: deferred cases are measured anyway, nothing is retried") {
+        o.placement.retry_seconds = 0.05;
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        CHECK(sink.passes == 1);
+        CHECK(r.placement.retried_cases == 0);
+        CHECK(r.placement.deferred_cases >= 1);
+        std::size_t deferred = 0;
+        for (const auto& c : r.outcomes) {
+            if (c.status != "ok") continue;
+            CHECK(displaced(c) > 0);  // timed displaced, and the record says so
+            deferred += c.placement_retry == "deferred";
+        }
+        CHECK(deferred == r.placement.deferred_cases);
+    }
+    SECTION("retry_seconds = 0: no deferral and no pass") {
+        o.placement.retry_seconds = 0;
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        CHECK(sink.passes == 0);
+        CHECK(r.placement.deferred_cases == 0);
+        for (const auto& c : r.outcomes)
+            if (c.status == "ok") CHECK(c.placement_retry.empty());
+    }
 }

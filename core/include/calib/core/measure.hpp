@@ -48,6 +48,8 @@ struct PolicyConfig {
     // budget runs out gets up to pair_budget_extension x the budget in all (0 or 1: no extension).
     double pair_max_halfwidth = 0.05;
     double pair_budget_extension = 2.0;
+    // measure_pair: the fewest pairs before the budget may stop it (capped by min_samples).
+    std::size_t pair_min_samples = 6;
 };
 
 // Executes the case `iterations` times back to back and returns the elapsed seconds.
@@ -73,6 +75,11 @@ struct PlacementConfig {
     double max_wait_per_plugin = 2.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
     std::size_t reference_window = 15;
+    // The run's end-of-run pass (run.hpp): a case whose turn comes while the CPUs are displaced and
+    // the plugin allowance is spent is deferred to it, and cases that kept displaced samples are
+    // measured again in it. It waits for the reference placement at most this long; retries start
+    // only within it, deferred cases are measured regardless (0: no deferral, no retries).
+    double retry_seconds = 12.0;
 };
 
 class PlacementGuard {
@@ -85,6 +92,7 @@ public:
     void settle(double seconds);
     // Starts a new per-plugin allowance.
     void new_allowance() { used_allowance_ = 0; }
+    bool allowance_spent() const { return used_allowance_ >= cfg_.max_wait_per_plugin; }
     // One probe: true in the reference placement (or when the probe knows nothing).
     bool in_reference();
     // Whether this case (which has used `case_used` seconds of allowance) may still wait or discard.
@@ -93,6 +101,9 @@ public:
     void charge(double seconds, double& case_used);
     // Polls until the reference placement returns or the allowance is spent; true if it returned.
     bool wait_for_reference(double& case_used);
+    // Polls until the reference placement returns or `seconds` have passed, outside any allowance
+    // (the retry pass); true if it returned. The time counts in used_seconds().
+    bool wait_within(double seconds);
 
     double reference_ns() const { return reference_ns_; }
     std::size_t probes() const { return probes_; }

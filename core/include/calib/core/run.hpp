@@ -32,6 +32,8 @@ struct RunOptions {
     PolicyConfig policy;
     bool placement_guard = true;              // time only in the reference CPU placement (placement.hpp)
     PlacementConfig placement;
+    // Replaces the real placement probe (one-way ns per call; <= 0: unknown). For tests.
+    std::function<double()> placement_probe;
     double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
     double run_timeout_factor = 10;           // a run call may take this x the case budget (+ 10 s)
     std::optional<double> run_timeout_seconds; // explicit per-call limit (--case-timeout)
@@ -55,6 +57,9 @@ struct CaseOutcome {
     std::optional<Measurement> measurement;
     std::optional<PairMeasurement> pair;  // fusion: a = fused, b = unfused
     double wall_seconds = 0;
+    // Set by the end-of-run pass: "deferred" (measured only there), "replaced" (measured again there,
+    // this is the retry) or "original_kept" (the retry was not better); empty otherwise.
+    std::string placement_retry;
 };
 
 struct RunResult {
@@ -75,6 +80,9 @@ struct RunResult {
         std::size_t probes = 0, displaced_probes = 0;
         double wait_seconds = 0;
         double probe_seconds = 0;
+        std::size_t deferred_cases = 0;                     // moved to the end-of-run pass
+        std::size_t retried_cases = 0, replaced_cases = 0;  // measured again there; replaced
+        double retry_seconds = 0;                           // the pass's wall time
     } placement;
 };
 
@@ -85,6 +93,8 @@ struct ProgressSink {
     virtual void case_started(const std::string& plugin_id, const std::string& case_name, std::size_t index,
                               std::size_t total) {}
     virtual void case_finished(const CaseOutcome&, std::size_t done, std::size_t total) {}
+    // The end-of-run pass starts, for `cases` deferred or displaced cases.
+    virtual void retry_started(std::size_t cases) {}
 };
 
 // Scan every discovered candidate (in workers). Candidates marked insecure are rejected unscanned.
