@@ -87,6 +87,7 @@ void add_placement(json::object& e, const Measurement& m, const std::string& ret
 void add_stats(json::object& e, const SampleStats& s, const CaseOutcome& c) {
     const Measurement& m = *c.measurement;
     e["case_seconds"] = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
+    e["prepare_seconds"] = c.prepare_seconds;
     e["median_latency_ms"] = ms(s.median);
     e["p10_latency_ms"] = ms(s.p10);
     e["p90_latency_ms"] = ms(s.p90);
@@ -410,6 +411,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         e["stopping_reason"] = to_string(pm.reason);
         add_placement(e, pm.a, c->placement_retry);
         e["case_seconds"] = c->wall_seconds;
+        e["prepare_seconds"] = c->prepare_seconds;
         e["fused_case"] = f.name;
         e["unfused_case"] = u.name;
         std::string key = f.fusion_pattern + "@" + shape_text(f.shape);

@@ -215,7 +215,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         const double t_case = now_seconds();
         std::vector<uint32_t> instances;
         try {
+            double t_prep = now_seconds();
             auto a = client.prepare(s.primary->index, o.prepare_timeout_seconds);
+            out.prepare_seconds = now_seconds() - t_prep;
             instances.push_back(a.instance);
             out.instance = a.info;
             RunFn run_a = [&, id = a.instance](uint64_t n) { return client.run(id, n, run_timeout); };
@@ -223,7 +225,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             if (s.unfused == nullptr) {
                 out.measurement = policy->measure(run_a, cancelled, g);
             } else {
+                t_prep = now_seconds();
                 auto b = client.prepare(s.unfused->index, o.prepare_timeout_seconds);
+                out.prepare_seconds += now_seconds() - t_prep;
                 instances.push_back(b.instance);
                 out.unfused_instance = b.info;
                 RunFn run_b = [&, id = b.instance](uint64_t n) { return client.run(id, n, run_timeout); };

@@ -64,16 +64,31 @@ void fill_from(dnnl::memory& mem, const std::vector<float>& values) {
     stream().wait();
 }
 
+// Element i of a fill is a hash (splitmix64) of (seed, i): the same values for any thread count,
+// and ~10x faster than std::mt19937 over the 16M-element operands of the large cases, whose set-up
+// was a visible share of a calibration's wall time.
 void fill_random(dnnl::memory& mem, uint32_t seed, float lo, float hi) {
     auto md = mem.get_desc();
-    std::vector<float> v(element_count(md));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(lo, hi);
+    const std::size_t n = element_count(md);
+    dnnl::memory src(plain_f32_desc(md), engine());
+    float* v = static_cast<float*>(src.get_data_handle());
     const bool integer = md.data_type() == dnnl::memory::data_type::s8 ||
                          md.data_type() == dnnl::memory::data_type::u8 ||
                          md.data_type() == dnnl::memory::data_type::s32;
-    for (auto& x : v) x = integer ? std::round(dist(rng)) : dist(rng);
-    fill_from(mem, v);
+    const uint64_t base = static_cast<uint64_t>(seed) << 40;
+    const float span = hi - lo;
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < n; ++i) {
+        uint64_t z = base + i + 0x9e3779b97f4a7c15ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        const float u = static_cast<float>(z >> 40) * 0x1.0p-24f;  // [0, 1)
+        const float x = lo + span * u;
+        v[i] = integer ? std::round(x) : x;
+    }
+    dnnl::reorder(src, mem).execute(stream(), src, mem);
+    stream().wait();
 }
 
 std::vector<float> to_f32(const dnnl::memory& mem) {

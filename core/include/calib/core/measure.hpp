@@ -71,15 +71,15 @@ using CancelFn = std::function<bool()>;
 // which samples are kept and counted as displaced.
 struct PlacementConfig {
     double displaced_ratio = 2.0;
-    double max_wait_per_case = 1.5;  // seconds of waiting plus discarded samples, per case
-    double max_wait_per_plugin = 2.0;  // the same, from one new_allowance() to the next
+    double max_wait_per_case = 0.5;  // seconds of waiting plus discarded samples, per case
+    double max_wait_per_plugin = 1.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
     std::size_t reference_window = 15;
     // The run's end-of-run pass (run.hpp): a case whose turn comes while the CPUs are displaced and
     // the plugin allowance is spent is deferred to it, and cases that kept displaced samples are
     // measured again in it. It waits for the reference placement at most this long; retries start
     // only within it, deferred cases are measured regardless (0: no deferral, no retries).
-    double retry_seconds = 12.0;
+    double retry_seconds = 10.0;
 };
 
 class PlacementGuard {

@@ -57,6 +57,7 @@ struct CaseOutcome {
     std::optional<Measurement> measurement;
     std::optional<PairMeasurement> pair;  // fusion: a = fused, b = unfused
     double wall_seconds = 0;
+    double prepare_seconds = 0;           // of wall_seconds: in prepare (both variants for a pair)
     // Set by the end-of-run pass: "deferred" (measured only there), "replaced" (measured again there,
     // this is the retry) or "original_kept" (the retry was not better); empty otherwise.
     std::string placement_retry;
