@@ -160,7 +160,7 @@ int cmd_run(const Args& args) {
         "comma list of fusion categories (linear, conv, attention), pattern names, or all")(
         "filter", po::value(&filter), "only cases whose name matches this regular expression")(
         "precision", po::value(&precisions)->composing(), "comma list of precisions (fp32, bf16, ...)")(
-        "time-budget", po::value(&time_budget), "seconds per case (default 0.3; quick 0.15)")(
+        "time-budget", po::value(&time_budget), "seconds per case (default 0.25; quick 0.15)")(
         "max-noise", po::value(&max_noise), "target noise in percent (default 1)")(
         "warmup", po::value(&warmup), "warm-up seconds per case (default 0.02)")(
         "repetitions", po::value(&repetitions), "fixed number of samples per case (reproducible mode)")(
@@ -213,7 +213,7 @@ int cmd_run(const Args& args) {
         if (!(peak_bandwidth > 0)) return usage_error("--peak-bandwidth must be a positive number");
         o.peak_bandwidth = peak_bandwidth;
     }
-    o.policy.time_budget_seconds = quick ? 0.15 : 0.3;
+    o.policy.time_budget_seconds = quick ? 0.15 : 0.25;
     if (vm.count("time-budget")) {
         if (!(time_budget > 0)) return usage_error("--time-budget must be a positive number of seconds");
         o.policy.time_budget_seconds = time_budget;

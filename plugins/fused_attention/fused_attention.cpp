@@ -150,8 +150,9 @@ FusionPair build_pair(const Problem& p, bool faulty_fused) {
     return pair;
 }
 
-std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role) {
-    return verified_role(build_pair(p), p.precision, role);
+std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role,
+                                               const onednn::PairCheck* known) {
+    return verified_role(build_pair(p), p.precision, role, known);
 }
 
 std::vector<sdk::CaseSpec> FusedAttentionPlugin::cases() {

@@ -38,7 +38,9 @@ double bytes(const Problem& p, calib_fusion_role role);
 
 // faulty_fused drops the scale post-op of the fused QK^T matmul: for tests of the check only.
 onednn::FusionPair build_pair(const Problem& p, bool faulty_fused = false);
-std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role);
+// `known`: this comparison's check already passed in this process (FusionPlugin's cache).
+std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role,
+                                                       const onednn::PairCheck* known = nullptr);
 
 class FusedAttentionPlugin : public onednn::FusionPlugin<Problem, &prepare_problem> {
 public:

@@ -44,7 +44,9 @@ double bytes(const Problem& p, calib_fusion_role role);
 // binary add, eltwise ReLU, each into its own buffer. faulty_fused drops the fused kernel's post-ops
 // (or, for Conv2d_BN, its folded bias): for tests of the check only.
 onednn::FusionPair build_pair(const Problem& p, bool faulty_fused = false);
-std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role);
+// `known`: this comparison's check already passed in this process (FusionPlugin's cache).
+std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role,
+                                                       const onednn::PairCheck* known = nullptr);
 
 class FusedConvPlugin : public onednn::FusionPlugin<Problem, &prepare_problem> {
 public:

@@ -35,7 +35,9 @@ double bytes(const Problem& p, calib_fusion_role role);
 // stage (the activation post-op, or the bias for Linear_Bias): for tests of the check only.
 onednn::FusionPair build_pair(const Problem& p, bool faulty_fused = false);
 // build_pair + verify_pair (throws CALIB_VERIFICATION_FAILED) + keep the chain of `role`.
-std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role);
+// `known`: this comparison's check already passed in this process (FusionPlugin's cache).
+std::unique_ptr<onednn::ChainInstance> prepare_problem(const Problem& p, calib_fusion_role role,
+                                                       const onednn::PairCheck* known = nullptr);
 
 class FusedLinearPlugin : public onednn::FusionPlugin<Problem, &prepare_problem> {
 public:

@@ -146,6 +146,34 @@ TEST_CASE("fused_linear: the plugin prepares a listed case by name and rejects u
     CHECK_THROWS_AS(plugin.prepare(unknown), sdk::Error);
 }
 
+// The pair's second prepare reuses the first one's check (same problem and inputs in this process);
+// a given check is carried into the instance without comparing the chains again.
+TEST_CASE("fused_linear: the check of a comparison runs once per pair", "[fused_linear]") {
+    FusedLinearPlugin plugin;
+    const auto cases = plugin.cases();
+    auto find = [&](const std::string& name) {
+        auto it = std::find_if(cases.begin(), cases.end(), [&](const sdk::CaseSpec& c) { return c.name == name; });
+        REQUIRE(it != cases.end());
+        return *it;
+    };
+    auto* fused = static_cast<onednn::ChainInstance*>(
+        plugin.prepare(find("Linear_Bias_GELU_bf16_128x512x512_fused")).release());
+    auto* unfused = static_cast<onednn::ChainInstance*>(
+        plugin.prepare(find("Linear_Bias_GELU_bf16_128x512x512_unfused")).release());
+    CHECK(fused->verified);
+    CHECK(unfused->verified);
+    CHECK(unfused->max_abs_error == fused->max_abs_error);
+    CHECK(unfused->tolerance == fused->tolerance);
+    delete fused;
+    delete unfused;
+    // A wrong fused kernel with a check handed in is not re-checked: the check is what it carries.
+    const onednn::PairCheck known{0.25, 0.5};
+    auto inst = prepare_problem(Problem{Pattern::bias, 24, 80, 40, "fp32"}, CALIB_ROLE_FUSED, &known);
+    CHECK(inst->verified);
+    CHECK(inst->max_abs_error == 0.25);
+    CHECK(inst->tolerance == 0.5);
+}
+
 TEST_CASE("fused_linear: a primitive oneDNN cannot create is reported as unsupported", "[fused_linear]") {
     using dnnl::memory;
     // Inner dimensions disagree (K = 8 vs 16): no matmul exists for this descriptor.
