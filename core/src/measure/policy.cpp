@@ -18,6 +18,7 @@ constexpr std::size_t kBudgetFloorSamples = 3;      // fewest samples that give 
 constexpr int kBootstrapResamples = 1000;
 constexpr uint64_t kBootstrapSeed = 0x5eed'ca11'b000'0001ULL;
 
+constexpr std::size_t kLatencyBins = 4096;  // 1 ns bins of probe latency (the last one: >= 4095 ns)
 double steady_seconds() {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
@@ -341,16 +342,44 @@ void PlacementGuard::observe(double ns) {
         window_[window_next_] = ns;
         window_next_ = (window_next_ + 1) % w;
     }
-    // Until kEstablishProbes probes exist, their median stands in (up or down); from then on the
-    // reference is the lowest window median seen.
+    const auto bin = [](double x) {
+        return std::min<std::size_t>(kLatencyBins - 1, static_cast<std::size_t>(std::max(0.0, x)));
+    };
+    if (latency_weights_.empty()) {
+        latency_weights_.assign(kLatencyBins, 0.0);
+        candidates_.assign(kLatencyBins, 0.0);
+    }
+    // Each probe stands for the time since the one before (at most 1 s): shares are shares of time, so
+    // the dense probes of a wait (every 10 ms) weigh no more than a sample's one.
+    const double t = clock_();
+    const double weight = last_probe_at_ < 0 ? cfg_.poll_seconds : std::clamp(t - last_probe_at_, 1e-4, 1.0);
+    last_probe_at_ = t;
+    latency_weights_[bin(ns)] += weight;
+    latency_total_ += weight;
+    // Until kEstablishProbes probes exist, their median stands in (up or down); from then on every
+    // window median is a candidate, and the reference is the lowest candidate whose placement (it and
+    // anything faster: probes up to displaced_ratio x it) holds at least reference_min_share of the
+    // run's probes so far.
     constexpr std::size_t kEstablishProbes = 5;
     std::vector<double> v = window_;
     const double m = median_of(v);
     if (!established_) {
         reference_ns_ = m;
         established_ = window_.size() >= std::min(w, kEstablishProbes);
-    } else if (m < reference_ns_) {
-        reference_ns_ = m;
+        if (!established_) return;
+    }
+    double& slot = candidates_[bin(m)];
+    if (slot == 0 || m < slot) slot = m;
+    double below = 0;  // probe time in bins up to the one being scanned
+    std::size_t scanned = 0;
+    for (std::size_t b = 0; b < kLatencyBins; ++b) {
+        if (candidates_[b] == 0) continue;
+        const std::size_t limit = bin(cfg_.displaced_ratio * candidates_[b]);
+        for (; scanned <= limit; ++scanned) below += latency_weights_[scanned];
+        if (below >= cfg_.reference_min_share * latency_total_) {
+            reference_ns_ = candidates_[b];
+            return;
+        }
     }
 }
 

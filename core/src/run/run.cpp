@@ -308,6 +308,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         const double t_pass = now_seconds();
         const double deadline = t_pass + o.placement.retry_seconds;
         if (progress != nullptr) progress->retry_started(later.size());
+        g->new_allowance();  // one allowance for the whole pass: it has its own wait above
         std::optional<PluginClient> client;
         const PluginRecord* client_plugin = nullptr;
         for (const auto& lt : later) {
@@ -321,7 +322,6 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                 client.emplace(lt.plugin->path, o.worker);
                 client_plugin = lt.plugin;
             }
-            g->new_allowance();
             if (lt.deferred && progress != nullptr)
                 progress->case_started(lt.plugin->id, lt.sel.primary->name, done, total);
             CaseOutcome again = measure_one(*client, *lt.plugin, lt.sel);

@@ -173,10 +173,15 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
     }
     SECTION("the placement never returns: deferred cases are measured anyway, nothing is retried") {
         o.placement.retry_seconds = 0.05;
+        o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = 0.1;
         RunResult r = run_calibration(o, plugins, cancel, &sink);
         CHECK(sink.passes == 1);
         CHECK(r.placement.retried_cases == 0);
         CHECK(r.placement.deferred_cases >= 1);
+        // Waiting: the main pass's allowance, the pass's own wait and one allowance for the pass.
+        INFO("deferred " << r.placement.deferred_cases << ", waited " << r.placement.wait_seconds);
+        CHECK(r.placement.wait_seconds > 0.1);
+        CHECK(r.placement.wait_seconds < 0.1 + 0.05 + 0.1 + 0.1);
         std::size_t deferred = 0;
         for (const auto& c : r.outcomes) {
             if (c.status != "ok") continue;

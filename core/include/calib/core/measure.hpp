@@ -61,16 +61,21 @@ using ClockFn = std::function<double()>;
 using CancelFn = std::function<bool()>;
 
 // Keeps timing to the run's reference CPU placement (see placement.hpp). The reference is the lowest
-// median of `reference_window` consecutive probes seen so far (settle() probes included): a placement
-// becomes the reference only by holding for most of a window, so a rare faster state does not (on the
-// 16-vCPU Sapphire Rapids host an occasional 24 ns state -- two vCPUs on one core -- made the usual
-// ~60-90 ns placement look displaced 69% of the time when the plain minimum was the reference), while a
-// run that starts in a far placement (vCPUs spread by the previous run's load) moves to the near one as
-// soon as that holds. A probe above displaced_ratio x reference means the CPUs are displaced. The policy then discards the sample taken across it and waits, polling,
+// median of `reference_window` consecutive probes seen so far (settle() probes included) whose
+// placement holds at least reference_min_share of the run's probes: a placement becomes the reference
+// only by holding for most of a window and for a good part of the run, so a rare faster state does not
+// (on the 16-vCPU Sapphire Rapids host a 24-28 ns state -- two vCPUs on one core -- held for a window
+// during settle() and then made the usual ~90 ns placement look displaced in 91% of the probes), while
+// a run that starts in a far placement (vCPUs spread by the previous run's load) moves to the near one
+// as soon as that holds. A probe above displaced_ratio x reference means the CPUs are displaced. The policy then discards the sample taken across it and waits, polling,
 // until the placement returns -- within an allowance per case and per plugin (new_allowance()), after
 // which samples are kept and counted as displaced.
 struct PlacementConfig {
     double displaced_ratio = 2.0;
+    // A window median is the reference only while probes up to displaced_ratio x it stand for at least
+    // this share of the run's time so far (each probe weighs the time since the one before, <= 1 s):
+    // a rare fast state -- two vCPUs on one core -- must not become it.
+    double reference_min_share = 0.35;
     double max_wait_per_case = 0.5;  // seconds of waiting plus discarded samples, per case
     double max_wait_per_plugin = 1.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
@@ -120,6 +125,10 @@ private:
     void observe(double ns);  // updates the window and the reference
     double reference_ns_ = 0;
     std::vector<double> window_;  // the last reference_window probe latencies (ring)
+    std::vector<double> latency_weights_;  // seconds each probe stood for, by 1 ns latency bin
+    double latency_total_ = 0;
+    double last_probe_at_ = -1;
+    std::vector<double> candidates_;  // lowest window median seen per 1 ns bin (0: none)
     std::size_t window_next_ = 0;
     bool established_ = false;
     std::size_t probes_ = 0, displaced_ = 0;
