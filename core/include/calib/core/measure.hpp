@@ -47,7 +47,7 @@ struct PolicyConfig {
     // measure_pair: a pair whose speedup interval is still wider than +-pair_max_halfwidth when the
     // budget runs out gets up to pair_budget_extension x the budget in all (0 or 1: no extension).
     double pair_max_halfwidth = 0.05;
-    double pair_budget_extension = 2.0;
+    double pair_budget_extension = 4.0;
     // measure_pair: the fewest pairs before the budget may stop it (capped by min_samples).
     std::size_t pair_min_samples = 6;
 };
