@@ -204,14 +204,19 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (!sel.empty()) work.emplace_back(&p, std::move(sel));
     }
 
-    // One case (or fused/unfused pair) in `client`'s worker: prepare, measure under the policy, release.
-    auto measure_one = [&](PluginClient& client, const PluginRecord& plugin, const Selected& s) {
+    // An outcome naming the plugin and case(s), before anything is measured.
+    auto outcome_for = [](const PluginRecord& plugin, const Selected& s) {
         CaseOutcome out;
         out.plugin_id = plugin.id;
         out.plugin_path = plugin.path;
         out.device_name = plugin.device_name;
         out.info = *s.primary;
         if (s.unfused != nullptr) out.unfused = *s.unfused;
+        return out;
+    };
+    // One case (or fused/unfused pair) in `client`'s worker: prepare, measure under the policy, release.
+    auto measure_one = [&](PluginClient& client, const PluginRecord& plugin, const Selected& s) {
+        CaseOutcome out = outcome_for(plugin, s);
         const double t_case = now_seconds();
         std::vector<uint32_t> instances;
         try {
@@ -273,10 +278,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                 break;
             }
             if (g != nullptr && o.placement.retry_seconds > 0 && g->allowance_spent() && !g->in_reference()) {
-                CaseOutcome placeholder;
-                placeholder.plugin_id = plugin->id;
-                placeholder.plugin_path = plugin->path;
-                placeholder.info = *s.primary;
+                CaseOutcome placeholder = outcome_for(*plugin, s);
                 placeholder.status = "cancelled";
                 placeholder.message = "deferred to the end of the run (CPUs displaced) and interrupted before it";
                 later.push_back({result.outcomes.size(), plugin, s, true, 1.0});
