@@ -170,8 +170,8 @@ int cmd_run(const Args& args) {
         "placement-wait", po::value(&placement_wait),
         "seconds per plugin and per case to wait for the reference CPU placement (default 1 per plugin, 0.5 per case)")(
         "placement-retry", po::value(&placement_retry),
-        "seconds at the end of the run in which cases timed partly displaced may be measured again "
-        "(default 10, 3 with --quick; 0: no deferral or retry)")(
+        "seconds the end-of-run pass waits for the reference CPU placement, for deferred cases and to "
+        "re-measure displaced ones (default 10, 3 with --quick; 0: no deferral or retry)")(
         "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
         "case-timeout", po::value(&case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(

@@ -119,7 +119,7 @@ struct LoopHooks {
     std::function<bool()> converged;
     std::function<bool()> too_wide;  // optional: at the budget, still too uncertain to stop (pairs)
     double budget_extension = 1.0;   // then the budget may stretch to this factor
-    std::size_t floor = 0;           // fewest samples before a budget stop (0: budget_floor())
+    std::size_t floor = 1;           // fewest samples before a budget stop
 };
 
 struct LoopResult {
@@ -149,6 +149,7 @@ public:
         double pending = 0;
         LoopHooks h;
         h.count = [&] { return m.samples.size(); };
+        h.floor = budget_floor();
         h.take = [&] { pending = run(m.iterations_per_sample) / iters; };
         h.keep = [&] { m.samples.push_back(pending); };
         h.converged = [&] {
@@ -253,7 +254,7 @@ private:
                     break;
                 }
                 const double spent = clock_() - start - case_used;
-                if (n >= (h.floor != 0 ? h.floor : budget_floor()) && spent >= cfg_.time_budget_seconds &&
+                if (n >= h.floor && spent >= cfg_.time_budget_seconds &&
                     (spent >= cfg_.time_budget_seconds * h.budget_extension || !h.too_wide || !h.too_wide())) {
                     r.reason = StopReason::time_budget;
                     break;
@@ -359,7 +360,7 @@ void PlacementGuard::observe(double ns) {
     // Until kEstablishProbes probes exist, their median stands in (up or down); from then on every
     // window median is a candidate, and the reference is the lowest candidate whose placement (it and
     // anything faster: probes up to displaced_ratio x it) holds at least reference_min_share of the
-    // run's probes so far.
+    // run's time so far.
     constexpr std::size_t kEstablishProbes = 5;
     std::vector<double> v = window_;
     const double m = median_of(v);
@@ -417,17 +418,10 @@ bool PlacementGuard::wait_for_reference(double& case_used) {
 
 bool PlacementGuard::wait_within(double seconds) {
     const double t0 = clock_();
-    while (true) {
-        if (in_reference()) {
-            used_total_ += clock_() - t0;
-            return true;
-        }
-        if (clock_() - t0 >= seconds) {
-            used_total_ += clock_() - t0;
-            return false;
-        }
-        sleep_(cfg_.poll_seconds);
-    }
+    bool back = false;
+    while (!(back = in_reference()) && clock_() - t0 < seconds) sleep_(cfg_.poll_seconds);
+    used_total_ += clock_() - t0;
+    return back;
 }
 
 std::unique_ptr<MeasurementPolicy> make_policy(const std::string& name, const PolicyConfig& config,
