@@ -299,8 +299,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
 
     // The end-of-run pass, one worker per plugin: deferred cases are measured (after waiting for the
     // reference placement while placement.retry_seconds last), then cases that kept displaced samples,
-    // most displaced first, are measured again while it lasts and the placement is the reference one;
-    // a retry replaces the original only when fewer of its samples were displaced.
+    // most displaced first, are measured again when the placement is the reference one (waited for
+    // while the seconds last, probed once after); a retry replaces the original only when fewer of its
+    // samples were displaced.
     if (g != nullptr && !later.empty() && o.placement.retry_seconds > 0 && !cancel.load()) {
         std::stable_sort(later.begin(), later.end(), [](const Later& x, const Later& y) {
             if (x.plugin != y.plugin) return x.plugin->path < y.plugin->path;
@@ -315,8 +316,10 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         const PluginRecord* client_plugin = nullptr;
         for (const auto& lt : later) {
             if (cancel.load()) break;
+            // Within the pass's time, wait for the reference placement; after it, take one probe (a
+            // retry once the time is up still runs if the placement is right at that moment).
             const double left = deadline - now_seconds();
-            const bool back = left > 0 && g->wait_within(left);
+            const bool back = left > 0 ? g->wait_within(left) : g->in_reference();
             if (!lt.deferred && !back) continue;  // retries only in the reference placement
             const double t_case = now_seconds();
             if (client_plugin != lt.plugin) {

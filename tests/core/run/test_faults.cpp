@@ -190,6 +190,14 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
         }
         CHECK(deferred == r.placement.deferred_cases);
     }
+    SECTION("the pass's time is spent: a retry still runs when one probe finds the reference placement") {
+        o.placement.retry_seconds = 1e-6;
+        sink.on_retry = [&] { far = false; };
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        CHECK(r.placement.deferred_cases >= 1);
+        CHECK(r.placement.retried_cases == 1);
+        CHECK(r.placement.replaced_cases == 1);
+    }
     SECTION("retry_seconds = 0: no deferral and no pass") {
         o.placement.retry_seconds = 0;
         RunResult r = run_calibration(o, plugins, cancel, &sink);
