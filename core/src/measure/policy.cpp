@@ -368,6 +368,7 @@ void PlacementGuard::observe(double ns) {
         reference_ns_ = m;
         established_ = window_.size() >= std::min(w, kEstablishProbes);
         if (!established_) return;
+        reference_since_ = t;
     }
     double& slot = candidates_[bin(m)];
     if (slot == 0 || m < slot) slot = m;
@@ -378,10 +379,21 @@ void PlacementGuard::observe(double ns) {
         const std::size_t limit = bin(cfg_.displaced_ratio * candidates_[b]);
         for (; scanned <= limit; ++scanned) below += latency_weights_[scanned];
         if (below >= cfg_.reference_min_share * latency_total_) {
-            reference_ns_ = candidates_[b];
+            set_reference(candidates_[b], t);
             return;
         }
     }
+}
+
+// A move to another placement (more than displaced_ratio away) restarts the hold time; a reference
+// held for reference_confirm_seconds may still move down but never up again.
+void PlacementGuard::set_reference(double ns, double now) {
+    const bool other_placement =
+        ns * cfg_.displaced_ratio < reference_ns_ || ns > cfg_.displaced_ratio * reference_ns_;
+    if (ns > reference_ns_ && reference_since_ >= 0 && now - reference_since_ >= cfg_.reference_confirm_seconds)
+        return;
+    if (other_placement || reference_since_ < 0) reference_since_ = now;
+    reference_ns_ = ns;
 }
 
 bool PlacementGuard::in_reference() {

@@ -132,6 +132,29 @@ TEST_CASE("a fast state that holds only briefly stops being the reference", "[pl
     CHECK(far == 100);
 }
 
+TEST_CASE("a reference held for 10 s does not move up when the far placement takes over", "[placement]") {
+    PlacementConfig pc;
+    auto run = [&](int near_probes) {
+        double now = 0;
+        int k = 0;
+        // Near (30 ns) for near_probes probes, then far (155 ns) for 60 s; a probe every 10 ms.
+        PlacementGuard g([&] { now += 0.01; return k++ < near_probes ? 30.0 : 155.0; }, pc,
+                         [&] { return now; }, [&](double s) { now += s; });
+        g.settle(0.3);
+        std::size_t far_displaced = 0;
+        while (now < near_probes * 0.01 + 60) far_displaced += !g.in_reference() && k > near_probes;
+        return std::make_pair(g.reference_ns(), far_displaced);
+    };
+    // 12 s near: confirmed; the 60 s far episode (83% of the run) stays displaced throughout.
+    const auto [held, displaced] = run(1200);
+    CHECK(held == 30);
+    CHECK(displaced >= 5900);
+    // 2 s near: near falls below 35% of the run's time at ~6.5 s, before it is confirmed, so far
+    // becomes the reference.
+    const auto [moved, _] = run(200);
+    CHECK(moved == 155);
+}
+
 TEST_CASE("samples across a displacement are discarded and the wait is not charged to the budget",
           "[placement]") {
     Machine m;

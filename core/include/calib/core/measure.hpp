@@ -76,6 +76,10 @@ struct PlacementConfig {
     // this share of the run's time so far (each probe weighs the time since the one before, <= 1 s):
     // a rare fast state -- two vCPUs on one core -- must not become it.
     double reference_min_share = 0.35;
+    // ... except that a reference held this long (run time) never moves up again: on the AMD guest a
+    // run that sat far for most of its minute made the far placement the reference (DWConv2d_BN_ReLU
+    // 1x64x56x56 then read 6.6 against 2.9). It may still move down.
+    double reference_confirm_seconds = 10.0;
     double max_wait_per_case = 0.5;  // seconds of waiting plus discarded samples, per case
     double max_wait_per_plugin = 1.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
@@ -123,6 +127,8 @@ private:
     ClockFn clock_;
     SleepFn sleep_;
     void observe(double ns);  // updates the window and the reference
+    void set_reference(double ns, double now);
+    double reference_since_ = -1;  // when the current reference placement was first taken
     double reference_ns_ = 0;
     std::vector<double> window_;  // the last reference_window probe latencies (ring)
     std::vector<double> latency_weights_;  // seconds each probe stood for, by 1 ns latency bin
