@@ -53,7 +53,7 @@ struct BareRunner {
     std::string env;
     int discarded = 0;
     BareRunner() {
-        guard.settle(0.1);
+        guard.settle(guard.config().settle_min_seconds, guard.config().settle_max_seconds);
         env = "env";
         for (const auto& d : calib::core::worker_env_defaults())
             env += std::string(" ") + d.name + "=" + calib::core::worker_env_value(d);

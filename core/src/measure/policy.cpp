@@ -19,6 +19,9 @@ constexpr int kBootstrapResamples = 1000;
 constexpr uint64_t kBootstrapSeed = 0x5eed'ca11'b000'0001ULL;
 
 constexpr std::size_t kLatencyBins = 4096;  // 1 ns bins of probe latency (the last one: >= 4095 ns)
+std::size_t latency_bin(double ns) {
+    return std::min<std::size_t>(kLatencyBins - 1, static_cast<std::size_t>(std::max(0.0, ns)));
+}
 double steady_seconds() {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
@@ -326,13 +329,39 @@ PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock
         sleep_ = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
 }
 
-void PlacementGuard::settle(double seconds) {
+void PlacementGuard::settle(double min_seconds, double max_seconds) {
     const double t0 = clock_();
-    do {
+    const std::size_t w = std::max<std::size_t>(cfg_.reference_window, 1);
+    double best = 0;  // lowest full-window median seen while settling
+    std::vector<double> v;
+    while (true) {
         const double ns = probe_ ? probe_() : 0;
         if (ns > 0) observe(ns);
+        double current = 0;
+        if (!window_.empty()) {
+            v = window_;
+            current = median_of(v);
+            if (window_.size() >= w && (best == 0 || current < best)) best = current;
+        }
         sleep_(cfg_.poll_seconds);
-    } while (clock_() - t0 < seconds);
+        const double t = clock_() - t0;
+        if (t >= std::max(min_seconds, max_seconds)) break;
+        // Past the minimum, go on only while a faster placement has held a full window and the CPUs
+        // are not in it now.
+        if (t >= min_seconds && (best == 0 || current <= cfg_.displaced_ratio * best)) break;
+    }
+    settle_seconds_ = clock_() - t0;
+    if (window_.empty()) return;
+    // Measuring starts in the placement the CPUs are in now, and the settle counts as min_seconds of
+    // the run's time in it: the time spent waiting for it to come back does not weigh against it.
+    v = window_;
+    reference_ns_ = median_of(v);
+    established_ = true;
+    reference_since_ = clock_();
+    std::fill(latency_weights_.begin(), latency_weights_.end(), 0.0);
+    const double each = std::max(min_seconds, cfg_.poll_seconds) / static_cast<double>(window_.size());
+    for (double x : window_) latency_weights_[latency_bin(x)] += each;
+    latency_total_ = each * static_cast<double>(window_.size());
 }
 
 void PlacementGuard::observe(double ns) {
@@ -343,9 +372,7 @@ void PlacementGuard::observe(double ns) {
         window_[window_next_] = ns;
         window_next_ = (window_next_ + 1) % w;
     }
-    const auto bin = [](double x) {
-        return std::min<std::size_t>(kLatencyBins - 1, static_cast<std::size_t>(std::max(0.0, x)));
-    };
+    const auto bin = latency_bin;
     if (latency_weights_.empty()) {
         latency_weights_.assign(kLatencyBins, 0.0);
         candidates_.assign(kLatencyBins, 0.0);

@@ -336,10 +336,16 @@ private:
 // parallel regions: sleeping threads (OMP_WAIT_POLICY=passive, and at times libgomp's default) made a
 // small unfused 3-primitive chain 2.5x slower for a whole process. Threads are bound one per core: left
 // unbound, the guest scheduler at times stacked both threads of a 2-vCPU VM on one vCPU for part of a
-// case (a fused depthwise conv ran at 120 us, then 65 us, in the same measurement).
+// case (a fused depthwise conv ran at 120 us, then 65 us, in the same measurement). But spinning stops
+// after ~3 ms (GOMP_SPINCOUNT; "active" alone spins for minutes): between samples the host probes for
+// microseconds, while its waits for the reference placement are tens of ms to seconds, and there
+// idle vCPUs are what brings the hypervisor to put them back together (with spinning threads the AMD
+// guest's far episodes under load lasted 3-56 s per minute, with sleeping ones 3-6 s).
 const std::vector<EnvDefault>& worker_env_defaults() {
-    static const std::vector<EnvDefault> d{
-        {"OMP_WAIT_POLICY", "active"}, {"OMP_PROC_BIND", "close"}, {"OMP_PLACES", "cores"}};
+    static const std::vector<EnvDefault> d{{"OMP_WAIT_POLICY", "active"},
+                                           {"GOMP_SPINCOUNT", "300000"},
+                                           {"OMP_PROC_BIND", "close"},
+                                           {"OMP_PLACES", "cores"}};
     return d;
 }
 

@@ -588,6 +588,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     place["probe"] = r.placement.probe;
     place["displaced_ratio"] = o.placement.displaced_ratio;
     place["initial_reference_ns"] = r.placement.initial_reference_ns;
+    place["settle_seconds"] = r.placement.settle_seconds;
     place["reference_ns"] = r.placement.reference_ns;
     place["probes"] = static_cast<int64_t>(r.placement.probes);
     place["displaced_probes"] = static_cast<int64_t>(r.placement.displaced_probes);

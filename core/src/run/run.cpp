@@ -187,8 +187,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         }
         if (probe_fn) {
             guard.emplace(std::move(probe_fn), o.placement);
-            guard->settle(0.3);
+            guard->settle(o.placement.settle_min_seconds, o.placement.settle_max_seconds);
             result.placement.initial_reference_ns = guard->reference_ns();
+            result.placement.settle_seconds = guard->settle_seconds();
         }
     }
     PlacementGuard* g = guard ? &*guard : nullptr;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "calib/core/measure.hpp"
@@ -228,4 +229,42 @@ TEST_CASE("a pair keeps only A-B samples taken in the reference placement", "[pl
     CHECK(p.speedup == Approx(3.0).epsilon(0.03));
     CHECK(p.a.stats.max < 1.05e-4);
     CHECK(p.b.stats.max < 3.15e-4);
+}
+
+TEST_CASE("settle waits past its minimum for a faster placement seen in it to come back", "[placement]") {
+    PlacementConfig pc;  // window of 15 probes, a probe every 10 ms
+    // latency(t): the placement over fake time; settle(1, 6) on it, returning (duration, reference).
+    auto settle = [&](const std::function<double(double)>& latency) {
+        double now = 0;
+        PlacementGuard g([&] { return latency(now); }, pc, [&] { return now; }, [&](double s) { now += s; });
+        g.settle(1.0, 6.0);
+        return std::make_pair(g.settle_seconds(), g.reference_ns());
+    };
+    // Near for 0.3 s, far until 2.5 s, near again: settle goes on until near holds a window again.
+    const auto [back_after, back_ref] = settle([](double t) { return t < 0.3 || t >= 2.5 ? 30.0 : 160.0; });
+    CHECK(back_ref == 30);
+    CHECK(back_after > 2.5);
+    CHECK(back_after < 2.7);
+    // Far throughout: no faster placement was seen, so settle stops at its minimum.
+    const auto [far_after, far_ref] = settle([](double) { return 160.0; });
+    CHECK(far_ref == 160);
+    CHECK(far_after == Approx(1.0).margin(0.011));
+    // Near at first, never again: settle gives up at its maximum and measuring starts far.
+    const auto [gave_up, gave_ref] = settle([](double t) { return t < 0.3 ? 30.0 : 160.0; });
+    CHECK(gave_ref == 160);
+    CHECK(gave_up == Approx(6.0).margin(0.011));
+    // Near throughout (bare metal): the minimum, and the settle counts as near time, so a far episode
+    // right after it is displaced rather than taken as the reference.
+    double now = 0;
+    PlacementGuard g([&] { return now < 1.1 || now >= 2.0 ? 30.0 : 160.0; }, pc, [&] { return now; },
+                     [&](double s) { now += s; });
+    g.settle(1.0, 6.0);
+    CHECK(g.settle_seconds() == Approx(1.0).margin(0.011));
+    std::size_t displaced = 0;
+    while (now < 2.0) {
+        displaced += !g.in_reference();
+        now += 0.02;
+    }
+    CHECK(g.reference_ns() == 30);
+    CHECK(displaced >= 40);
 }

@@ -84,6 +84,11 @@ struct PlacementConfig {
     double max_wait_per_plugin = 1.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
     std::size_t reference_window = 15;
+    // settle() before the first case: at least this long, and up to the maximum while a faster
+    // placement seen in it has not come back (a run right after another starts with the vCPUs spread;
+    // idle, the AMD guest put them back together within 0.2-6 s).
+    double settle_min_seconds = 1.0;
+    double settle_max_seconds = 6.0;
     // The run's end-of-run pass (run.hpp): a case whose turn comes while the CPUs are displaced and
     // the plugin allowance is spent is deferred to it, and cases that kept displaced samples are
     // measured again in it. It waits for the reference placement at most this long; retries start
@@ -97,8 +102,12 @@ public:
     using SleepFn = std::function<void(double)>;    // seconds; injectable for tests
     PlacementGuard(ProbeFn probe, PlacementConfig cfg = {}, ClockFn clock = {}, SleepFn sleep = {});
 
-    // Probes for `seconds` before the first case, so the reference exists when measuring starts.
-    void settle(double seconds);
+    // Before the first case: probes every poll_seconds with the CPUs idle for at least min_seconds,
+    // and on (up to max_seconds) while a faster placement has held a full window and the CPUs are not
+    // in it now; then the current window median is the reference, and the settle counts as min_seconds
+    // of run time in that placement. Idle CPUs are what brings a hypervisor to put vCPUs back together
+    // (docs/measurement.md).
+    void settle(double min_seconds, double max_seconds = 0);
     // Starts a new per-plugin allowance.
     void new_allowance() { used_allowance_ = 0; }
     bool allowance_spent() const { return used_allowance_ >= cfg_.max_wait_per_plugin; }
@@ -119,6 +128,7 @@ public:
     std::size_t displaced_probes() const { return displaced_; }
     double used_seconds() const { return used_total_; }
     double probe_seconds() const { return probe_seconds_; }  // time spent probing, settle excluded
+    double settle_seconds() const { return settle_seconds_; }
     const PlacementConfig& config() const { return cfg_; }
 
 private:
@@ -137,6 +147,7 @@ private:
     std::vector<double> candidates_;  // lowest window median seen per 1 ns bin (0: none)
     std::size_t window_next_ = 0;
     bool established_ = false;
+    double settle_seconds_ = 0;
     std::size_t probes_ = 0, displaced_ = 0;
     double used_total_ = 0, used_allowance_ = 0, probe_seconds_ = 0;
 };

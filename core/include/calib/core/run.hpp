@@ -77,6 +77,7 @@ struct RunResult {
     struct Placement {
         std::string probe = "off";
         double initial_reference_ns = 0;  // after the settle probes, before the first case
+        double settle_seconds = 0;        // how long the settle probes took
         double reference_ns = 0;          // at the end of the run
         std::size_t probes = 0, displaced_probes = 0;
         double wait_seconds = 0;
