@@ -44,6 +44,9 @@ struct PolicyConfig {
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
                                        // (make_policy then returns the "fixed" policy for any name)
     std::size_t pair_ci_every = 5;     // measure_pair: re-evaluate the bootstrap CI at most this often
+    // measure: a case still noisier than target_noise when the budget runs out gets up to
+    // budget_extension x the budget in all (0 or 1: no extension); the time goes where the noise is.
+    double budget_extension = 3.0;
     // measure_pair: a pair whose speedup interval is still wider than +-pair_max_halfwidth when the
     // budget runs out gets up to pair_budget_extension x the budget in all (0 or 1: no extension).
     double pair_max_halfwidth = 0.05;
@@ -86,8 +89,8 @@ struct PlacementConfig {
     std::size_t reference_window = 15;
     // settle() before the first case: at least this long, and up to the maximum while a faster
     // placement seen in it has not come back (a run right after another starts with the vCPUs spread;
-    // idle, the AMD guest put them back together within 0.2-6 s).
-    double settle_min_seconds = 1.0;
+    // idle, the AMD guest put them back together within 0.2-6 s, and 1 s was not always enough).
+    double settle_min_seconds = 2.0;
     double settle_max_seconds = 6.0;
     // The run's end-of-run pass (run.hpp): a case whose turn comes while the CPUs are displaced and
     // the plugin allowance is spent is deferred to it, and cases that kept displaced samples are
