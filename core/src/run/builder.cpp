@@ -597,6 +597,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     place["probe_seconds"] = r.placement.probe_seconds;
     place["retry_limit_seconds"] = o.placement.retry_seconds;
     place["deferred_cases"] = static_cast<int64_t>(r.placement.deferred_cases);
+    place["stale_cases"] = static_cast<int64_t>(r.placement.stale_cases);
     place["retried_cases"] = static_cast<int64_t>(r.placement.retried_cases);
     place["replaced_cases"] = static_cast<int64_t>(r.placement.replaced_cases);
     place["retry_seconds"] = r.placement.retry_seconds;

@@ -267,6 +267,16 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         double displaced;     // fraction of kept samples timed displaced (1 when deferred)
     };
     std::vector<Later> later;
+    // Clean cases with the reference placement they were measured in: when the reference later moves
+    // down to a faster placement (a run that started with the vCPUs spread), they were in fact timed
+    // displaced.
+    struct MeasuredIn {
+        std::size_t outcome;
+        const PluginRecord* plugin;
+        Selected sel;
+        double reference_ns;
+    };
+    std::vector<MeasuredIn> measured_in;
     std::size_t done = 0;
     for (auto& [plugin, cases] : work) {
         if (cancel.load()) break;
@@ -293,10 +303,23 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             if (progress != nullptr) progress->case_finished(out, done, total);
             if (const double d = displaced_fraction(out); d > 0)
                 later.push_back({result.outcomes.size(), plugin, s, false, d});
+            else if (g != nullptr && out.status == "ok")
+                measured_in.push_back({result.outcomes.size(), plugin, s, g->reference_ns()});
             result.outcomes.push_back(std::move(out));
         }
         result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
     }
+
+    if (g != nullptr && o.placement.retry_seconds > 0)
+        for (const auto& m : measured_in) {
+            if (!(m.reference_ns > o.placement.displaced_ratio * g->reference_ns())) continue;
+            CaseOutcome& out = result.outcomes[m.outcome];
+            for (Measurement* side : {out.measurement ? &*out.measurement : nullptr,
+                                      out.pair ? &out.pair->a : nullptr, out.pair ? &out.pair->b : nullptr})
+                if (side != nullptr) side->displaced_samples = side->samples.size();
+            later.push_back({m.outcome, m.plugin, m.sel, false, 1.0});
+            ++result.placement.stale_cases;
+        }
 
     // The end-of-run pass, one worker per plugin: deferred cases are measured (after waiting for the
     // reference placement while placement.retry_seconds last), then cases that kept displaced samples,

@@ -40,6 +40,8 @@ RunOptions fixture_options(const fs::path& dir) {
     o.policy.min_sample_seconds = 0.0005;
     o.run_timeout_seconds = 2;
     o.prepare_timeout_seconds = 5;
+    o.placement.settle_min_seconds = 0.3;  // counts as 0.3 s of the run in the settle's placement
+    o.placement.settle_max_seconds = 0.3;
     return o;
 }
 
@@ -197,6 +199,41 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
         CHECK(r.placement.deferred_cases >= 1);
         CHECK(r.placement.retried_cases == 1);
         CHECK(r.placement.replaced_cases == 1);
+    }
+    SECTION("a run that starts far and moves to near: the cases measured far are measured again") {
+        struct NearFromSecondCase : RetrySink {
+            std::atomic<bool>* far;
+            int started = 0;
+            void case_started(const std::string&, const std::string&, std::size_t, std::size_t) override {
+                if (++started == 2) *far = false;
+            }
+        };
+        NearFromSecondCase near_sink;
+        near_sink.far = &far;
+        far = true;  // the settle and the first case: far is all the run has seen, so the reference
+        o.placement.retry_seconds = 5;
+        o.placement.settle_min_seconds = o.placement.settle_max_seconds = 0.02;  // near soon holds 35%
+        RunResult r = run_calibration(o, plugins, cancel, &near_sink);
+        CHECK(r.placement.initial_reference_ns == 200);
+        CHECK(r.placement.reference_ns == 30);
+        CHECK(near_sink.passes == 1);
+        CHECK(r.placement.stale_cases == 1);
+        CHECK(r.placement.retried_cases == 1);
+        CHECK(r.placement.replaced_cases == 1);
+        std::size_t replaced = 0;
+        for (const auto& c : r.outcomes) {
+            if (c.status != "ok") continue;
+            CHECK(displaced(c) == 0);
+            replaced += c.placement_retry == "replaced";
+        }
+        CHECK(replaced == 1);
+        // Without the pass the first case stays, counted displaced throughout.
+        far = true;
+        near_sink.started = 0;
+        near_sink.passes = 0;
+        o.placement.retry_seconds = 0;
+        RunResult kept = run_calibration(o, plugins, cancel, &near_sink);
+        CHECK(kept.placement.stale_cases == 0);  // no pass, no listing
     }
     SECTION("retry_seconds = 0: no deferral and no pass") {
         o.placement.retry_seconds = 0;

@@ -83,6 +83,9 @@ struct RunResult {
         double wait_seconds = 0;
         double probe_seconds = 0;
         std::size_t deferred_cases = 0;                     // moved to the end-of-run pass
+        // measured clean under a reference the run later left for a faster placement: counted
+        // displaced throughout and listed for the pass
+        std::size_t stale_cases = 0;
         std::size_t retried_cases = 0, replaced_cases = 0;  // measured again there; replaced
         double retry_seconds = 0;                           // the pass's wall time
     } placement;
