@@ -159,10 +159,6 @@ public:
             return !fixed_ && m.samples.size() >= cfg_.min_samples &&
                    compute_stats(m.samples).noise <= cfg_.target_noise;
         };
-        // Past the budget: still noisier than the target, so go on, up to the extension (the DRAM
-        // points' best-sample GB/s moved 28-33 between processes over 12 samples, 32-32.5 over 50).
-        h.budget_extension = std::max(1.0, cfg_.budget_extension);
-        h.too_wide = [&] { return !fixed_ && compute_stats(m.samples).noise > cfg_.target_noise; };
         const LoopResult r = loop(h, cancelled, guard, start);
         m.reason = r.reason;
         record(m, r);

@@ -576,7 +576,6 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     pol["min_samples"] = static_cast<int64_t>(o.policy.min_samples);
     pol["time_budget_seconds"] = o.policy.time_budget_seconds;
     pol["fixed_samples"] = static_cast<int64_t>(o.policy.fixed_samples);
-    pol["budget_extension"] = o.policy.budget_extension;
     pol["pair_max_halfwidth"] = o.policy.pair_max_halfwidth;
     pol["pair_budget_extension"] = o.policy.pair_budget_extension;
     pol["pair_min_samples"] = static_cast<int64_t>(o.policy.pair_min_samples);

@@ -44,9 +44,6 @@ struct PolicyConfig {
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
                                        // (make_policy then returns the "fixed" policy for any name)
     std::size_t pair_ci_every = 5;     // measure_pair: re-evaluate the bootstrap CI at most this often
-    // measure: a case still noisier than target_noise when the budget runs out gets up to
-    // budget_extension x the budget in all (0 or 1: no extension); the time goes where the noise is.
-    double budget_extension = 3.0;
     // measure_pair: a pair whose speedup interval is still wider than +-pair_max_halfwidth when the
     // budget runs out gets up to pair_budget_extension x the budget in all (0 or 1: no extension).
     double pair_max_halfwidth = 0.05;
