@@ -58,6 +58,23 @@ struct BareRunner {
         for (const auto& d : calib::core::worker_env_defaults())
             env += std::string(" ") + d.name + "=" + calib::core::worker_env_value(d);
     }
+    // A calib turn counts only when calib's own run measured in this placement: a turn whose settle
+    // ended with the vCPUs spread took that as its reference (a DRAM triad turn read 41 GB/s against
+    // the bare loop's 33).
+    bool same_placement(const Profile& p) {
+        const double mine = guard.reference_ns();
+        double theirs = 0;
+        if (auto* run = p.extensions.if_contains("run"); run != nullptr && run->is_object())
+            if (auto* pol = run->as_object().if_contains("policy"); pol != nullptr && pol->is_object())
+                if (auto* pl = pol->as_object().if_contains("placement"); pl != nullptr && pl->is_object())
+                    if (auto* ns = pl->as_object().if_contains("reference_ns"); ns != nullptr && ns->is_number())
+                        theirs = ns->to_number<double>();
+        const double ratio = guard.config().displaced_ratio;
+        const bool same = mine <= 0 || theirs <= 0 || (theirs <= ratio * mine && mine <= ratio * theirs);
+        if (!same) ++calib_discarded;
+        return same;
+    }
+    int calib_discarded = 0;
     std::string run(const std::string& cmd) {
         std::string out;
         for (int attempt = 0; attempt < 5; ++attempt) {
@@ -157,6 +174,7 @@ int main(int argc, char** argv) {
             Profile p = calib::core::load_profile(out);
             any = p;
             have_any = true;
+            if (!bare_runner.same_placement(p)) continue;
             for (const auto& [key, r] : p.operation_profiles)
                 if (r.operation_type == "matmul" && r.extra_params.contains("matrix_size")) {
                     int n = static_cast<int>(num(r.extra_params.at("matrix_size")));
@@ -177,6 +195,7 @@ int main(int argc, char** argv) {
             run_capture(host + " --plugins " + plugins + " --no-default-plugins --operations memory"
                         " --filter '^stream_triad_' --time-budget 0.5 --quiet --output " + out);
             Profile p = calib::core::load_profile(out);
+            if (!bare_runner.same_placement(p)) continue;
             if (auto* sw = p.extensions.if_contains("memory_sweep"); sw != nullptr && sw->is_array()) {
                 double best_ws = 0, gbps = 0;
                 for (const auto& e : sw->as_array()) {
@@ -209,7 +228,8 @@ int main(int argc, char** argv) {
         md << "| DRAM triad " << f(triad_bytes / 1048576.0, 0) << " MiB (GB/s) | " << f(calib_triad) << " | "
            << f(bare_triad) << " | " << f(calib_triad / bare_triad * 100, 1) << "% |\n\n";
         md << "oneDNN implementation: `" << impl << "`. Bare turns discarded as displaced: "
-           << bare_runner.discarded << ".\n\n";
+           << bare_runner.discarded << "; calib turns discarded (their run's reference placement was not the "
+           << "bare loops'): " << bare_runner.calib_discarded << ".\n\n";
     }
 
     if (o.stability) {

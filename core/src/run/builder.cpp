@@ -587,6 +587,12 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     json::object place;
     place["probe"] = r.placement.probe;
     place["displaced_ratio"] = o.placement.displaced_ratio;
+    place["reference_min_share"] = o.placement.reference_min_share;
+    place["reference_confirm_seconds"] = o.placement.reference_confirm_seconds;
+    place["max_wait_per_case_seconds"] = o.placement.max_wait_per_case;
+    place["max_wait_per_plugin_seconds"] = o.placement.max_wait_per_plugin;
+    place["settle_min_seconds"] = o.placement.settle_min_seconds;
+    place["settle_max_seconds"] = o.placement.settle_max_seconds;
     place["initial_reference_ns"] = r.placement.initial_reference_ns;
     place["settle_seconds"] = r.placement.settle_seconds;
     place["reference_ns"] = r.placement.reference_ns;

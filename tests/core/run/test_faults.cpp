@@ -169,6 +169,10 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
         CHECK(validate(to_json(p)).empty());
         const auto& place = p.extensions.at("run").at("policy").at("placement").as_object();
         CHECK(place.at("deferred_cases").as_int64() == static_cast<int64_t>(r.placement.deferred_cases));
+        // The rule's parameters travel with the numbers.
+        CHECK(place.at("reference_min_share").as_double() == o.placement.reference_min_share);
+        CHECK(place.at("settle_min_seconds").as_double() == o.placement.settle_min_seconds);
+        CHECK(place.at("settle_seconds").as_double() >= o.placement.settle_min_seconds);
         std::size_t marked = 0;
         for (const auto& [k, rec] : p.fusion_profiles) marked += rec.extra_params.contains("placement_retry");
         CHECK(marked >= 1);
