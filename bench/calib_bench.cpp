@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
               "`calib_bench_matmul N N N fp32` (oneDNN primitive, weights reordered once, 20 samples, median); "
               "bare triad: `calib_bench_stream BYTES` (OpenMP, -O3 -march=native, best of 10 passes). Both "
               "triad figures are best-sample GB/s (STREAM's rule), calib's from its DRAM sweep point. The bare "
-              "loops run with calib's worker environment (`OMP_WAIT_POLICY`, `OMP_PROC_BIND`, `OMP_PLACES`) "
+              "loops run with calib's worker environment (`OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`, `OMP_PROC_BIND`, `OMP_PLACES`) "
               "and a turn counts only when the CPUs sat in the reference placement before and after it "
               "(docs/measurement.md, placement guard); calib applies the same guard per sample.\n\n"
               "| case | calib | bare | ratio |\n|---|---|---|---|\n";

@@ -97,7 +97,7 @@ int worker_main(int in_fd, int out_fd);
 
 // Environment defaults the worker sets before any plugin loads, unless the user's environment already
 // has the variable (part of the measurement policy; recorded in the profile's run.policy):
-// OMP_WAIT_POLICY=active, OMP_PROC_BIND=close, OMP_PLACES=cores.
+// OMP_WAIT_POLICY=active, GOMP_SPINCOUNT=300000, OMP_PROC_BIND=close, OMP_PLACES=cores.
 struct EnvDefault {
     const char* name;
     const char* value;
