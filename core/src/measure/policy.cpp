@@ -372,7 +372,6 @@ void PlacementGuard::observe(double ns) {
         window_[window_next_] = ns;
         window_next_ = (window_next_ + 1) % w;
     }
-    const auto bin = latency_bin;
     if (latency_weights_.empty()) {
         latency_weights_.assign(kLatencyBins, 0.0);
         candidates_.assign(kLatencyBins, 0.0);
@@ -382,7 +381,7 @@ void PlacementGuard::observe(double ns) {
     const double t = clock_();
     const double weight = last_probe_at_ < 0 ? cfg_.poll_seconds : std::clamp(t - last_probe_at_, 1e-4, 1.0);
     last_probe_at_ = t;
-    latency_weights_[bin(ns)] += weight;
+    latency_weights_[latency_bin(ns)] += weight;
     latency_total_ += weight;
     // Until kEstablishProbes probes exist, their median stands in (up or down); from then on every
     // window median is a candidate, and the reference is the lowest candidate whose placement (it and
@@ -397,13 +396,13 @@ void PlacementGuard::observe(double ns) {
         if (!established_) return;
         reference_since_ = t;
     }
-    double& slot = candidates_[bin(m)];
+    double& slot = candidates_[latency_bin(m)];
     if (slot == 0 || m < slot) slot = m;
     double below = 0;  // probe time in bins up to the one being scanned
     std::size_t scanned = 0;
     for (std::size_t b = 0; b < kLatencyBins; ++b) {
         if (candidates_[b] == 0) continue;
-        const std::size_t limit = bin(cfg_.displaced_ratio * candidates_[b]);
+        const std::size_t limit = latency_bin(cfg_.displaced_ratio * candidates_[b]);
         for (; scanned <= limit; ++scanned) below += latency_weights_[scanned];
         if (below >= cfg_.reference_min_share * latency_total_) {
             set_reference(candidates_[b], t);

@@ -265,18 +265,12 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         Selected sel;
         bool deferred;
         double displaced;     // fraction of kept samples timed displaced (1 when deferred)
+        double reference_ns = 0;  // the reference placement it was measured in (clean cases)
     };
     std::vector<Later> later;
-    // Clean cases with the reference placement they were measured in: when the reference later moves
-    // down to a faster placement (a run that started with the vCPUs spread), they were in fact timed
-    // displaced.
-    struct MeasuredIn {
-        std::size_t outcome;
-        const PluginRecord* plugin;
-        Selected sel;
-        double reference_ns;
-    };
-    std::vector<MeasuredIn> measured_in;
+    // Clean cases, with the reference they were measured in: when the reference later moves down to a
+    // faster placement (a run that started with the vCPUs spread), they were in fact timed displaced.
+    std::vector<Later> measured_in;
     std::size_t done = 0;
     for (auto& [plugin, cases] : work) {
         if (cancel.load()) break;
@@ -304,7 +298,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             if (const double d = displaced_fraction(out); d > 0)
                 later.push_back({result.outcomes.size(), plugin, s, false, d});
             else if (g != nullptr && out.status == "ok")
-                measured_in.push_back({result.outcomes.size(), plugin, s, g->reference_ns()});
+                measured_in.push_back({result.outcomes.size(), plugin, s, false, 0, g->reference_ns()});
             result.outcomes.push_back(std::move(out));
         }
         result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
@@ -317,7 +311,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             for (Measurement* side : {out.measurement ? &*out.measurement : nullptr,
                                       out.pair ? &out.pair->a : nullptr, out.pair ? &out.pair->b : nullptr})
                 if (side != nullptr) side->displaced_samples = side->samples.size();
-            later.push_back({m.outcome, m.plugin, m.sel, false, 1.0});
+            later.push_back({m.outcome, m.plugin, m.sel, false, 1.0, m.reference_ns});
             ++result.placement.stale_cases;
         }
 
