@@ -65,6 +65,9 @@ void print_summary(std::ostream& os, const core::Profile& p) {
             os << "\n  CPU placement: " << fixed(num(o, "displaced_probes"), 0) << " of " << fixed(num(o, "probes"), 0)
                << " probes displaced (reference " << fixed(num(o, "reference_ns"), 0) << " ns), "
                << fixed(num(o, "wait_seconds")) << " s waited";
+            if (num(o, "steal_cases") > 0)
+                os << "; " << fixed(num(o, "steal_cases"), 0) << " case(s) lost over "
+                   << fixed(100 * num(o, "steal_max_share"), 0) << "% of their time to the hypervisor (steal)";
             if (num(o, "stale_cases") > 0)
                 os << "; " << fixed(num(o, "stale_cases"), 0)
                    << " case(s) timed before the reference moved to a faster placement";

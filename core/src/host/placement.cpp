@@ -2,11 +2,14 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -145,6 +148,27 @@ double PlacementProbe::probe_ns() {
     impl_->cv.notify_all();
     while (impl_->done.load(std::memory_order_acquire) == 0) std::this_thread::yield();
     return impl_->result_ns;
+}
+
+std::vector<double> steal_seconds_per_cpu() {
+    std::vector<double> out;
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (f == nullptr) return out;
+    const double tick = 1.0 / static_cast<double>(std::max(1L, ::sysconf(_SC_CLK_TCK)));
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        // "cpuN user nice system idle iowait irq softirq steal ..."
+        if (std::strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9') continue;
+        unsigned cpu = 0;
+        unsigned long long v[8] = {};
+        if (std::sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3],
+                        &v[4], &v[5], &v[6], &v[7]) != 9)
+            continue;
+        if (out.size() <= cpu) out.resize(cpu + 1, 0.0);
+        out[cpu] = static_cast<double>(v[7]) * tick;
+    }
+    std::fclose(f);
+    return out;
 }
 
 }  // namespace calib::core

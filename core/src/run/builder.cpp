@@ -88,6 +88,7 @@ void add_stats(json::object& e, const SampleStats& s, const CaseOutcome& c) {
     const Measurement& m = *c.measurement;
     e["case_seconds"] = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
     e["prepare_seconds"] = c.prepare_seconds;
+    e["steal_seconds"] = c.steal_seconds;
     e["median_latency_ms"] = ms(s.median);
     e["p10_latency_ms"] = ms(s.p10);
     e["p90_latency_ms"] = ms(s.p90);
@@ -412,6 +413,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
         add_placement(e, pm.a, c->placement_retry);
         e["case_seconds"] = c->wall_seconds;
         e["prepare_seconds"] = c->prepare_seconds;
+        e["steal_seconds"] = c->steal_seconds;
         e["fused_case"] = f.name;
         e["unfused_case"] = u.name;
         std::string key = f.fusion_pattern + "@" + shape_text(f.shape);
@@ -603,6 +605,8 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     place["retry_limit_seconds"] = o.placement.retry_seconds;
     place["deferred_cases"] = static_cast<int64_t>(r.placement.deferred_cases);
     place["stale_cases"] = static_cast<int64_t>(r.placement.stale_cases);
+    place["steal_max_share"] = o.placement.steal_max_share;
+    place["steal_cases"] = static_cast<int64_t>(r.placement.steal_cases);
     place["retried_cases"] = static_cast<int64_t>(r.placement.retried_cases);
     place["replaced_cases"] = static_cast<int64_t>(r.placement.replaced_cases);
     place["retry_seconds"] = r.placement.retry_seconds;

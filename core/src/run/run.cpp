@@ -6,6 +6,8 @@
 #include <ctime>
 #include <set>
 
+#include <sched.h>
+
 #include "calib/abi.h"
 #include "calib/core/placement.hpp"
 
@@ -64,6 +66,24 @@ double displaced_fraction(const CaseOutcome& out) {
     const Measurement* m = out.pair ? &out.pair->a : out.measurement ? &*out.measurement : nullptr;
     if (m == nullptr || m->samples.empty()) return 0;
     return static_cast<double>(m->displaced_samples) / static_cast<double>(m->samples.size());
+}
+
+// Share of an ok outcome's wall time the hypervisor stole from its most robbed CPU, when above
+// steal_max_share and at least 20 ms (two ticks of the steal clock); 0 otherwise.
+double steal_fraction(const CaseOutcome& out, double steal_max_share) {
+    if (out.status != "ok" || !(out.wall_seconds > 0) || out.steal_seconds < 0.02) return 0;
+    const double s = out.steal_seconds / out.wall_seconds;
+    return s > steal_max_share ? s : 0;
+}
+
+// Largest steal increase over one CPU of `cpus` (all when empty) between two readings.
+double steal_delta(const std::vector<double>& before, const std::vector<double>& after, const std::vector<int>& cpus) {
+    double most = 0;
+    const std::size_t n = std::min(before.size(), after.size());
+    for (std::size_t i = 0; i < n; ++i)
+        if (cpus.empty() || std::find(cpus.begin(), cpus.end(), static_cast<int>(i)) != cpus.end())
+            most = std::max(most, after[i] - before[i]);
+    return most;
 }
 
 struct Selected {
@@ -215,10 +235,25 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (s.unfused != nullptr) out.unfused = *s.unfused;
         return out;
     };
+    // The CPUs this run may use, for the steal clock (real one only; an injected one counts all).
+    std::vector<int> my_cpus;
+    if (!o.steal_probe) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof set, &set) == 0)
+            for (int c = 0; c < CPU_SETSIZE; ++c)
+                if (CPU_ISSET(c, &set)) my_cpus.push_back(c);
+    }
+    auto steal_now = [&] { return o.steal_probe ? o.steal_probe() : steal_seconds_per_cpu(); };
+    // How far off a case was timed: the share of its samples kept displaced, or of its wall time stolen.
+    auto off_fraction = [&](const CaseOutcome& out) {
+        return std::max(displaced_fraction(out), steal_fraction(out, o.placement.steal_max_share));
+    };
     // One case (or fused/unfused pair) in `client`'s worker: prepare, measure under the policy, release.
     auto measure_one = [&](PluginClient& client, const PluginRecord& plugin, const Selected& s) {
         CaseOutcome out = outcome_for(plugin, s);
         const double t_case = now_seconds();
+        const std::vector<double> steal_before = steal_now();
         std::vector<uint32_t> instances;
         try {
             double t_prep = now_seconds();
@@ -254,6 +289,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         }
         for (auto id : instances) client.release(id);
         out.wall_seconds = now_seconds() - t_case;
+        out.steal_seconds = steal_delta(steal_before, steal_now(), my_cpus);
         return out;
     };
 
@@ -264,7 +300,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         const PluginRecord* plugin;
         Selected sel;
         bool deferred;
-        double displaced;     // fraction of kept samples timed displaced (1 when deferred)
+        double displaced;     // how far off: share of samples kept displaced or of time stolen (1 when deferred)
         double reference_ns = 0;  // the reference placement it was measured in (clean cases)
     };
     std::vector<Later> later;
@@ -295,8 +331,10 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             CaseOutcome out = measure_one(client, *plugin, s);
             ++done;
             if (progress != nullptr) progress->case_finished(out, done, total);
-            if (const double d = displaced_fraction(out); d > 0)
+            if (const double d = off_fraction(out); d > 0) {
                 later.push_back({result.outcomes.size(), plugin, s, false, d});
+                if (steal_fraction(out, o.placement.steal_max_share) > 0) ++result.placement.steal_cases;
+            }
             else if (g != nullptr && out.status == "ok")
                 measured_in.push_back({result.outcomes.size(), plugin, s, false, 0, g->reference_ns()});
             result.outcomes.push_back(std::move(out));
@@ -356,7 +394,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
                 if (progress != nullptr) progress->case_finished(orig, done, total);
             } else {
                 ++result.placement.retried_cases;
-                if (again.status == "ok" && displaced_fraction(again) < lt.displaced) {
+                if (again.status == "ok" && off_fraction(again) < lt.displaced) {
                     again.placement_retry = "replaced";
                     orig = std::move(again);
                     ++result.placement.replaced_cases;

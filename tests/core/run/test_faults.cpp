@@ -42,6 +42,7 @@ RunOptions fixture_options(const fs::path& dir) {
     o.prepare_timeout_seconds = 5;
     o.placement.settle_min_seconds = 0.3;  // counts as 0.3 s of the run in the settle's placement
     o.placement.settle_max_seconds = 0.3;
+    o.steal_probe = [] { return std::vector<double>{}; };  // no steal clock: counts stay exact
     return o;
 }
 
@@ -238,6 +239,45 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
         o.placement.retry_seconds = 0;
         RunResult kept = run_calibration(o, plugins, cancel, &near_sink);
         CHECK(kept.placement.stale_cases == 0);  // no pass, no listing
+    }
+    SECTION("a case whose CPU the hypervisor stole from is measured again") {
+        struct StealDuringFirstCase : RetrySink {
+            std::atomic<bool>* stealing;
+            int started = 0;
+            void case_started(const std::string&, const std::string&, std::size_t, std::size_t) override {
+                *stealing = ++started == 1 && passes == 0;
+            }
+        };
+        std::atomic<bool> stealing{false};
+        StealDuringFirstCase steal_sink;
+        steal_sink.stealing = &stealing;
+        // CPU 1 loses 90% of its time while the first case runs; CPU 0 never does. Every case runs to
+        // its 0.05 s budget, so the first loses > 20 ms.
+        o.policy.target_noise = 0;
+        double stolen = 0, last = 0;
+        o.steal_probe = [&] {
+            const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+            if (stealing.load() && last > 0) stolen += 0.9 * (t - last);
+            last = t;
+            return std::vector<double>{0.0, stolen};
+        };
+        o.placement.retry_seconds = 5;
+        RunResult r = run_calibration(o, plugins, cancel, &steal_sink);
+        CHECK(steal_sink.passes == 1);
+        CHECK(r.placement.steal_cases == 1);
+        CHECK(r.placement.retried_cases == 1);
+        CHECK(r.placement.replaced_cases == 1);
+        std::size_t replaced = 0;
+        for (const auto& c : r.outcomes) {
+            if (c.status != "ok") continue;
+            if (c.placement_retry == "replaced") {
+                ++replaced;
+                CHECK(c.steal_seconds == 0);
+            }
+        }
+        CHECK(replaced == 1);
+        Profile p = build_profile(r, o);
+        CHECK(p.extensions.at("run").at("policy").at("placement").at("steal_cases").as_int64() == 1);
     }
     SECTION("retry_seconds = 0: no deferral and no pass") {
         o.placement.retry_seconds = 0;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace calib::core {
 
@@ -29,5 +30,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// Time the hypervisor ran something else on each CPU while this guest wanted it ("steal", /proc/stat,
+// cumulative seconds, 10 ms resolution), indexed by CPU number; empty when unreadable. A case whose
+// CPUs lost time this way ran slower by that much without any sign in the placement probe.
+std::vector<double> steal_seconds_per_cpu();
 
 }  // namespace calib::core

@@ -34,6 +34,8 @@ struct RunOptions {
     PlacementConfig placement;
     // Replaces the real placement probe (one-way ns per call; <= 0: unknown). For tests.
     std::function<double()> placement_probe;
+    // Replaces the steal clock (cumulative seconds per CPU, placement.hpp). For tests.
+    std::function<std::vector<double>()> steal_probe;
     double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
     double run_timeout_factor = 10;           // a run call may take this x the case budget (+ 10 s)
     std::optional<double> run_timeout_seconds; // explicit per-call limit (--case-timeout)
@@ -58,6 +60,7 @@ struct CaseOutcome {
     std::optional<PairMeasurement> pair;  // fusion: a = fused, b = unfused
     double wall_seconds = 0;
     double prepare_seconds = 0;           // of wall_seconds: in prepare (both variants for a pair)
+    double steal_seconds = 0;             // most time the hypervisor stole from one of our CPUs meanwhile
     // Set by the end-of-run pass: "deferred" (measured only there), "replaced" (measured again there,
     // this is the retry) or "original_kept" (the retry was not better); empty otherwise.
     std::string placement_retry;
@@ -86,6 +89,8 @@ struct RunResult {
         // measured clean under a reference the run later left for a faster placement: counted
         // displaced throughout and listed for the pass
         std::size_t stale_cases = 0;
+        // lost more than placement.steal_max_share of their wall time to steal: listed for the pass
+        std::size_t steal_cases = 0;
         std::size_t retried_cases = 0, replaced_cases = 0;  // measured again there; replaced
         double retry_seconds = 0;                           // the pass's wall time
     } placement;
