@@ -45,6 +45,13 @@ std::string run_capture(const std::string& cmd) {
     return out;
 }
 
+double num(const json::value& v) { return v.is_double() ? v.as_double() : v.is_int64() ? double(v.as_int64()) : 0; }
+
+const json::object* obj(const json::object& o, const char* k) {
+    auto* v = o.if_contains(k);
+    return v != nullptr && v->is_object() ? &v->as_object() : nullptr;
+}
+
 // The bare loops run under the same OpenMP environment as calib's workers, and only count when the CPUs
 // sat in the reference placement before and after (the same guard calib's policy applies per sample).
 struct BareRunner {
@@ -64,11 +71,10 @@ struct BareRunner {
     bool same_placement(const Profile& p) {
         const double mine = guard.reference_ns();
         double theirs = 0;
-        if (auto* run = p.extensions.if_contains("run"); run != nullptr && run->is_object())
-            if (auto* pol = run->as_object().if_contains("policy"); pol != nullptr && pol->is_object())
-                if (auto* pl = pol->as_object().if_contains("placement"); pl != nullptr && pl->is_object())
-                    if (auto* ns = pl->as_object().if_contains("reference_ns"); ns != nullptr && ns->is_number())
-                        theirs = ns->to_number<double>();
+        if (auto* run = obj(p.extensions, "run"))
+            if (auto* pol = obj(*run, "policy"))
+                if (auto* pl = obj(*pol, "placement"); pl != nullptr && pl->contains("reference_ns"))
+                    theirs = num(pl->at("reference_ns"));
         const double ratio = guard.config().displaced_ratio;
         const bool same = mine <= 0 || theirs <= 0 || (theirs <= ratio * mine && mine <= ratio * theirs);
         if (!same) ++calib_discarded;
@@ -91,18 +97,12 @@ struct BareRunner {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-double num(const json::value& v) { return v.is_double() ? v.as_double() : v.is_int64() ? double(v.as_int64()) : 0; }
-
 std::string f(double v, int p = 1) {
     char b[48];
     std::snprintf(b, sizeof b, "%.*f", p, v);
     return b;
 }
 
-const json::object* obj(const json::object& o, const char* k) {
-    auto* v = o.if_contains(k);
-    return v != nullptr && v->is_object() ? &v->as_object() : nullptr;
-}
 
 // Headline figures of one profile.
 std::map<std::string, double> headlines(const Profile& p) {

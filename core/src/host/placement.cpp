@@ -152,6 +152,9 @@ double PlacementProbe::probe_ns() {
 
 std::vector<double> steal_seconds_per_cpu() {
     std::vector<double> out;
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return out;
     std::FILE* f = std::fopen("/proc/stat", "r");
     if (f == nullptr) return out;
     const double tick = 1.0 / static_cast<double>(std::max(1L, ::sysconf(_SC_CLK_TCK)));
@@ -164,6 +167,7 @@ std::vector<double> steal_seconds_per_cpu() {
         if (std::sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3],
                         &v[4], &v[5], &v[6], &v[7]) != 9)
             continue;
+        if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &mine)) continue;  // not one this process runs on
         if (out.size() <= cpu) out.resize(cpu + 1, 0.0);
         out[cpu] = static_cast<double>(v[7]) * tick;
     }

@@ -6,8 +6,6 @@
 #include <ctime>
 #include <set>
 
-#include <sched.h>
-
 #include "calib/abi.h"
 #include "calib/core/placement.hpp"
 
@@ -76,13 +74,11 @@ double steal_fraction(const CaseOutcome& out, double steal_max_share) {
     return s > steal_max_share ? s : 0;
 }
 
-// Largest steal increase over one CPU of `cpus` (all when empty) between two readings.
-double steal_delta(const std::vector<double>& before, const std::vector<double>& after, const std::vector<int>& cpus) {
+// Largest steal increase over one CPU between two readings.
+double steal_delta(const std::vector<double>& before, const std::vector<double>& after) {
     double most = 0;
     const std::size_t n = std::min(before.size(), after.size());
-    for (std::size_t i = 0; i < n; ++i)
-        if (cpus.empty() || std::find(cpus.begin(), cpus.end(), static_cast<int>(i)) != cpus.end())
-            most = std::max(most, after[i] - before[i]);
+    for (std::size_t i = 0; i < n; ++i) most = std::max(most, after[i] - before[i]);
     return most;
 }
 
@@ -235,15 +231,6 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         if (s.unfused != nullptr) out.unfused = *s.unfused;
         return out;
     };
-    // The CPUs this run may use, for the steal clock (real one only; an injected one counts all).
-    std::vector<int> my_cpus;
-    if (!o.steal_probe) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        if (sched_getaffinity(0, sizeof set, &set) == 0)
-            for (int c = 0; c < CPU_SETSIZE; ++c)
-                if (CPU_ISSET(c, &set)) my_cpus.push_back(c);
-    }
     auto steal_now = [&] { return o.steal_probe ? o.steal_probe() : steal_seconds_per_cpu(); };
     // How far off a case was timed: the share of its samples kept displaced, or of its wall time stolen.
     auto off_fraction = [&](const CaseOutcome& out) {
@@ -289,7 +276,7 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
         }
         for (auto id : instances) client.release(id);
         out.wall_seconds = now_seconds() - t_case;
-        out.steal_seconds = steal_delta(steal_before, steal_now(), my_cpus);
+        out.steal_seconds = steal_delta(steal_before, steal_now());
         return out;
     };
 

@@ -32,7 +32,8 @@ private:
 };
 
 // Time the hypervisor ran something else on each CPU while this guest wanted it ("steal", /proc/stat,
-// cumulative seconds, 10 ms resolution), indexed by CPU number; empty when unreadable. A case whose
+// cumulative seconds, 10 ms resolution), indexed by CPU number, 0 for CPUs this process may not run
+// on; empty when unreadable. A case whose
 // CPUs lost time this way ran slower by that much without any sign in the placement probe.
 std::vector<double> steal_seconds_per_cpu();
 
