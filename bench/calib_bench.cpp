@@ -1,10 +1,14 @@
 // calib-bench: the benchmark command behind docs/performance.md. Not part of ctest.
 //   calib-bench [--build DIR] [--output docs/performance.md] [--runs 3] [--skip-ceilings] [--skip-runs]
+//               [--skip-drift]
 // 1. Ceilings: calib's fp32 matmul (square sizes) against a bare oneDNN loop, and calib's DRAM triad
 //    against a plain OpenMP STREAM triad (-O3 -march=native), alternating calib / yardstick twice and
 //    keeping each side's best, so drift hits both.
 // 2. Stability: N full default calibrations back to back (and N --quick ones): wall time of each, and the
 //    spread of every headline figure (best fp32/bf16 GFLOPS, DRAM copy/triad, each fusion speedup).
+// 3. Drift: how much the machine itself moves, with calib's run around it taken away: the bare triad's
+//    spread over its turns, and fusion pairs prepared once in one worker and measured again and again
+//    under calib's policy for several seconds.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,8 +131,49 @@ struct Options {
     fs::path build = "build";
     fs::path output = "docs/performance.md";
     int runs = 3;
-    bool ceilings = true, stability = true;
+    bool ceilings = true, stability = true, drift = true;
 };
+
+// One fusion pair prepared once in one worker, measured `times` times back to back under calib's
+// default policy and placement guard: the speedup of each measurement, in order.
+std::vector<double> pair_drift(const fs::path& host, const fs::path& library, const std::string& pattern_case,
+                               int times, calib::core::PlacementGuard& guard) {
+    using namespace calib::core;
+    WorkerOptions wo;
+    wo.host_executable = host;  // the workers are calib-host --worker
+    PluginRecord rec = scan_plugin(library, wo);
+    int fused = -1, unfused = -1;
+    for (const auto& c : rec.cases) {
+        if (c.name == pattern_case + "_fused") fused = static_cast<int>(c.index);
+        if (c.name == pattern_case + "_unfused") unfused = static_cast<int>(c.index);
+    }
+    std::vector<double> out;
+    if (fused < 0 || unfused < 0) return out;
+    PluginClient client(library, wo);
+    PolicyConfig pc;
+    pc.time_budget_seconds = 0.25;  // calib-host's default
+    auto policy = make_policy("adaptive", pc);
+    auto a = client.prepare(static_cast<uint32_t>(fused), 120);
+    auto b = client.prepare(static_cast<uint32_t>(unfused), 120);
+    RunFn ra = [&](uint64_t n) { return client.run(a.instance, n, 60); };
+    RunFn rb = [&](uint64_t n) { return client.run(b.instance, n, 60); };
+    for (int i = 0; i < times; ++i) {
+        guard.new_allowance();
+        out.push_back(policy->measure_pair(ra, rb, {}, &guard).speedup);
+    }
+    client.release(a.instance);
+    client.release(b.instance);
+    return out;
+}
+
+double median_of(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+double spread_of(const std::vector<double>& v) {
+    if (v.empty()) return 0;
+    return (*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end())) / median_of(v);
+}
 
 }  // namespace
 
@@ -141,8 +186,9 @@ int main(int argc, char** argv) {
         else if (a == "--runs" && i + 1 < argc) o.runs = std::atoi(argv[++i]);
         else if (a == "--skip-ceilings") o.ceilings = false;
         else if (a == "--skip-runs") o.stability = false;
+        else if (a == "--skip-drift") o.drift = false;
         else {
-            std::cerr << "usage: calib-bench [--build DIR] [--output FILE] [--runs N] [--skip-ceilings] [--skip-runs]\n";
+            std::cerr << "usage: calib-bench [--build DIR] [--output FILE] [--runs N] [--skip-ceilings] [--skip-runs] [--skip-drift]\n";
             return 2;
         }
     }
@@ -164,6 +210,7 @@ int main(int argc, char** argv) {
         // calib against the yardsticks, alternating so that machine drift hits both sides.
         std::map<int, double> calib_mm, bare;
         double calib_triad = 0, bare_triad = 0, triad_bytes = 0;
+        std::vector<double> calib_triad_turns, bare_triad_turns;
         std::string impl;
         BareRunner bare_runner;
         // matmul: calib's square fp32 sizes then the bare loop, three rounds.
@@ -204,12 +251,14 @@ int main(int argc, char** argv) {
                     if (ws > best_ws) best_ws = ws, gbps = num(eo.at("best_gbps"));
                 }
                 calib_triad = std::max(calib_triad, gbps);
+                calib_triad_turns.push_back(gbps);
                 triad_bytes = best_ws;
             }
             if (triad_bytes > 0) {
                 std::string s = bare_runner.run(bare_stream + " " + f(triad_bytes, 0));
                 auto j = json::parse(s.substr(0, s.find('\n'))).as_object();
                 bare_triad = std::max(bare_triad, num(j.at("gbps")));
+                bare_triad_turns.push_back(num(j.at("gbps")));
             }
         }
         md << "## Ceilings against bare loops\n\nEach side run in alternation, best of the turns: matmul three "
@@ -230,6 +279,14 @@ int main(int argc, char** argv) {
         md << "oneDNN implementation: `" << impl << "`. Bare turns discarded as displaced: "
            << bare_runner.discarded << "; calib turns discarded (their run's reference placement was not the "
            << "bare loops'): " << bare_runner.calib_discarded << ".\n\n";
+        auto turns = [](const std::vector<double>& v) {
+            std::string t;
+            for (double x : v) t += (t.empty() ? "" : ", ") + f(x);
+            return t;
+        };
+        md << "DRAM triad turn by turn (GB/s), the machine's own run-to-run spread beside calib's: bare "
+           << turns(bare_triad_turns) << " (spread " << f(spread_of(bare_triad_turns) * 100, 2) << "%); calib "
+           << turns(calib_triad_turns) << " (spread " << f(spread_of(calib_triad_turns) * 100, 2) << "%).\n\n";
     }
 
     if (o.stability) {
@@ -301,6 +358,41 @@ int main(int argc, char** argv) {
         md << "Placement guard per full run (probes displaced / probes, seconds waited): ";
         for (std::size_t i = 0; i < placements.size(); ++i) md << (i ? "; " : "") << placements[i];
         md << ".\n\n";
+    }
+
+    if (o.drift) {
+        // The fusion pairs that spread most across full runs: each prepared once, in one worker, and
+        // measured 24 times back to back (~6 s) as calib-host would measure it once.
+        const std::vector<std::pair<std::string, std::string>> pairs{
+            {"calib_fused_attention.so", "QK_AttentionScores_fp32_8x512x64"},
+            {"calib_fused_attention.so", "QK_Softmax_fp32_1x128x64"},
+            {"calib_fused_conv.so", "DWConv2d_BN_ReLU_fp32_4x128x28x28"}};
+        constexpr int kTimes = 24;
+        BareRunner runner;  // its settled guard
+        md << "## Drift: the machine without calib's run around it\n\nEach pair prepared once in one worker "
+              "(same buffers, same primitives) and measured " << kTimes << " times back to back under calib's "
+              "default policy (0.25 s budget each, placement guard on): the speedup of each measurement in "
+              "order. What moves here moves in no calibration's code, and a full run measures each pair once. Then "
+              "the same in three fresh workers, 8 measurements each (a new process: new addresses, as each "
+              "calibration gets): the median of each.\n\n"
+              "| pair | min | max | median, first half | median, second half | spread | fresh workers' medians |\n"
+              "|---|---|---|---|---|---|---|\n";
+        for (const auto& [lib, name] : pairs) {
+            auto v = pair_drift(host, fs::path(plugins) / lib, name, kTimes, runner.guard);
+            if (v.empty()) continue;
+            std::vector<double> first(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2)),
+                second(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+            md << "| " << name << " | " << f(*std::min_element(v.begin(), v.end()), 3) << " | "
+               << f(*std::max_element(v.begin(), v.end()), 3) << " | " << f(median_of(first), 3) << " | "
+               << f(median_of(second), 3) << " | " << f(spread_of(v) * 100, 1) << "% |";
+            std::vector<double> medians;
+            for (int w = 0; w < 3; ++w) {
+                medians.push_back(median_of(pair_drift(host, fs::path(plugins) / lib, name, 8, runner.guard)));
+                md << (w ? ", " : " ") << f(medians.back(), 3);
+            }
+            md << " (spread " << f(spread_of(medians) * 100, 1) << "%) |\n";
+        }
+        md << "\n";
     }
 
     if (have_any) {

@@ -84,12 +84,12 @@ struct PlacementConfig {
     double max_wait_per_plugin = 1.0;  // the same, from one new_allowance() to the next
     double poll_seconds = 0.01;
     std::size_t reference_window = 15;
-    // settle() before the first case: at least this long, and up to the maximum while a faster
-    // placement seen in it has not come back (a run right after another starts with the vCPUs spread;
-    // idle, the AMD guest put them back together within 0.2-6 s, and 1 s was not always enough).
     // A case whose CPUs lost more than this share of its wall time (and at least 20 ms) to the
     // hypervisor (steal time) is measured again in the end-of-run pass, like a displaced one.
     double steal_max_share = 0.05;
+    // settle() before the first case: at least this long, and up to the maximum while a faster
+    // placement seen in it has not come back (a run right after another starts with the vCPUs spread;
+    // idle, the AMD guest put them back together within 0.2-6 s, and 1 s was not always enough).
     double settle_min_seconds = 2.0;
     double settle_max_seconds = 6.0;
     // The run's end-of-run pass (run.hpp): a case whose turn comes while the CPUs are displaced and
