@@ -157,6 +157,42 @@ TEST_CASE("compare flags a regression beyond the threshold", "[cli][compare]") {
     CHECK(r.out.find("SLOWER") != std::string::npos);
 }
 
+TEST_CASE("compare: apart intervals with a change inside the samples' scatter are UNSURE", "[cli][compare]") {
+    Scratch dir;
+    auto doc = json::parse(slurp(sample_profile()));
+    auto& fusion = doc.at("fusion_profiles").as_object();
+    REQUIRE(!fusion.empty());
+    const std::string key(fusion.begin()->key());
+    // A tight interval around the speedup and 3% / 4% scatter on the two sides: 5% for the ratio.
+    auto set = [&](json::object& rec, double speedup) {
+        rec["speedup_factor"] = speedup;
+        auto& e = rec.at("extra_params").as_object();
+        e["speedup_ci_low"] = speedup * 0.999;
+        e["speedup_ci_high"] = speedup * 1.001;
+        e["fused_cv"] = 0.03;
+        e["unfused_cv"] = 0.04;
+    };
+    auto line_of = [&](const std::string& out) {
+        for (std::size_t at = out.find(key); at != std::string::npos; at = out.find(key, at + 1)) {
+            const std::size_t start = out.rfind('\n', at) + 1;
+            const std::string line = out.substr(start, out.find('\n', at) - start);
+            if (line.find(" " + key + " ") != std::string::npos) return line;
+        }
+        return std::string();
+    };
+    set(fusion.at(key).as_object(), 1.5);
+    std::ofstream(dir / "a.json") << json::serialize(doc);
+    set(fusion.at(key).as_object(), 1.5 * 0.97);  // 3% slower: inside the 5% scatter
+    std::ofstream(dir / "b.json") << json::serialize(doc);
+    set(fusion.at(key).as_object(), 1.5 * 0.90);  // 10% slower: beyond it
+    std::ofstream(dir / "c.json") << json::serialize(doc);
+    auto near = host("compare " + (dir / "a.json").string() + " " + (dir / "b.json").string());
+    CHECK(line_of(near.out).rfind("UNSURE", 0) == 0);
+    auto far = host("compare " + (dir / "a.json").string() + " " + (dir / "c.json").string() + " --fail-on-regression 5");
+    CHECK(line_of(far.out).rfind("SLOWER", 0) == 0);
+    CHECK(far.exit_code == 1);
+}
+
 TEST_CASE("plot writes an SVG with a series per precision ceiling and memory level", "[cli][plot]") {
     Scratch dir;
     auto svg = dir / "roofline.svg";
