@@ -21,7 +21,7 @@ struct Interval {
 // Higher is better for every compared figure (GFLOPS, GB/s, speedup). Intervals that do not overlap
 // still say UNSURE when the change is within the samples' own scatter (nvbench's compare rule): the
 // intervals bound each run's median, not the machine's drift from one run to the next (two back-to-back
-// runs of the 2-vCPU guest showed 4-8 FASTER/SLOWER speedups without it, 0-2 with it).
+// runs of the 2-vCPU guest showed 6-9 FASTER/SLOWER speedups without it, 1-2 with it).
 const char* classify(const Interval& a, const Interval& b, double same_pct) {
     if (!(a.value > 0) || !(b.value > 0) || !(a.lo <= a.hi) || !(b.lo <= b.hi)) return "UNSURE";
     const double change = b.value / a.value - 1.0;
