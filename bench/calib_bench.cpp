@@ -318,16 +318,12 @@ int main(int argc, char** argv) {
                         (tmp / "quick.json").string());
             quick_walls.push_back(now() - t0);
         }
-        auto median = [](std::vector<double> v) {
-            std::sort(v.begin(), v.end());
-            return v.empty() ? 0 : v[v.size() / 2];
-        };
         md << "## Run time and run-to-run spread\n\n" << o.runs
            << " full default calibrations back to back (`calib-host --output ...`), then " << o.runs
            << " `--quick` ones.\n\n| run | full wall (s) | quick wall (s) |\n|---|---|---|\n";
         for (int i = 0; i < o.runs; ++i)
             md << "| " << i + 1 << " | " << f(walls[i]) << " | " << f(quick_walls[i]) << " |\n";
-        md << "| median | " << f(median(walls)) << " | " << f(median(quick_walls)) << " |\n\n";
+        md << "| median | " << f(median_of(walls)) << " | " << f(median_of(quick_walls)) << " |\n\n";
         md << "Spread = (max - min) / median across the runs.\n\n| figure |";
         for (int i = 0; i < o.runs; ++i) md << " run " << i + 1 << " |";
         md << " spread |\n|---|";
@@ -340,8 +336,7 @@ int main(int argc, char** argv) {
             for (const auto& fg : figs)
                 if (fg.count(name)) vals.push_back(fg.at(name));
             if (vals.size() != figs.size()) continue;
-            double lo = *std::min_element(vals.begin(), vals.end()), hi = *std::max_element(vals.begin(), vals.end());
-            double spread = (hi - lo) / median(vals);
+            const double spread = spread_of(vals);
             (name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline) =
                 std::max(name.rfind("speedup", 0) == 0 ? worst_fusion : worst_headline, spread);
             if (name.rfind("speedup", 0) == 0) {
