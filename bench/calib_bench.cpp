@@ -134,29 +134,31 @@ struct Options {
     bool ceilings = true, stability = true, drift = true;
 };
 
-// One fusion pair prepared once in one worker, measured `times` times back to back under calib's
-// default policy and placement guard: the speedup of each measurement, in order.
-std::vector<double> pair_drift(const fs::path& host, const fs::path& library, const std::string& pattern_case,
-                               int times, calib::core::PlacementGuard& guard) {
-    using namespace calib::core;
-    WorkerOptions wo;
-    wo.host_executable = host;  // the workers are calib-host --worker
-    PluginRecord rec = scan_plugin(library, wo);
-    int fused = -1, unfused = -1;
-    for (const auto& c : rec.cases) {
-        if (c.name == pattern_case + "_fused") fused = static_cast<int>(c.index);
-        if (c.name == pattern_case + "_unfused") unfused = static_cast<int>(c.index);
+// The case indexes of a fusion pair (`pattern_case` + "_fused" / "_unfused"); -1 when missing.
+std::pair<int, int> pair_cases(const calib::core::WorkerOptions& wo, const fs::path& library,
+                               const std::string& pattern_case) {
+    std::pair<int, int> ids{-1, -1};
+    for (const auto& c : calib::core::scan_plugin(library, wo).cases) {
+        if (c.name == pattern_case + "_fused") ids.first = static_cast<int>(c.index);
+        if (c.name == pattern_case + "_unfused") ids.second = static_cast<int>(c.index);
     }
-    std::vector<double> out;
-    if (fused < 0 || unfused < 0) return out;
+    return ids;
+}
+
+// One fusion pair prepared once in a fresh worker, measured `times` times back to back under calib's
+// default policy and placement guard: the speedup of each measurement, in order.
+std::vector<double> pair_drift(const calib::core::WorkerOptions& wo, const fs::path& library,
+                               std::pair<int, int> ids, int times, calib::core::PlacementGuard& guard) {
+    using namespace calib::core;
     PluginClient client(library, wo);
     PolicyConfig pc;
     pc.time_budget_seconds = 0.25;  // calib-host's default
     auto policy = make_policy("adaptive", pc);
-    auto a = client.prepare(static_cast<uint32_t>(fused), 120);
-    auto b = client.prepare(static_cast<uint32_t>(unfused), 120);
+    auto a = client.prepare(static_cast<uint32_t>(ids.first), 120);
+    auto b = client.prepare(static_cast<uint32_t>(ids.second), 120);
     RunFn ra = [&](uint64_t n) { return client.run(a.instance, n, 60); };
     RunFn rb = [&](uint64_t n) { return client.run(b.instance, n, 60); };
+    std::vector<double> out;
     for (int i = 0; i < times; ++i) {
         guard.new_allowance();
         out.push_back(policy->measure_pair(ra, rb, {}, &guard).speedup);
@@ -372,9 +374,13 @@ int main(int argc, char** argv) {
               "calibration gets): the median of each.\n\n"
               "| pair | min | max | median, first half | median, second half | spread | fresh workers' medians |\n"
               "|---|---|---|---|---|---|---|\n";
+        calib::core::WorkerOptions wo;
+        wo.host_executable = host;  // the workers are calib-host --worker
         for (const auto& [lib, name] : pairs) {
-            auto v = pair_drift(host, fs::path(plugins) / lib, name, kTimes, runner.guard);
-            if (v.empty()) continue;
+            const fs::path library = fs::path(plugins) / lib;
+            const auto ids = pair_cases(wo, library, name);
+            if (ids.first < 0 || ids.second < 0) continue;
+            auto v = pair_drift(wo, library, ids, kTimes, runner.guard);
             std::vector<double> first(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2)),
                 second(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
             md << "| " << name << " | " << f(*std::min_element(v.begin(), v.end()), 3) << " | "
@@ -382,7 +388,7 @@ int main(int argc, char** argv) {
                << f(median_of(second), 3) << " | " << f(spread_of(v) * 100, 1) << "% |";
             std::vector<double> medians;
             for (int w = 0; w < 3; ++w) {
-                medians.push_back(median_of(pair_drift(host, fs::path(plugins) / lib, name, 8, runner.guard)));
+                medians.push_back(median_of(pair_drift(wo, library, ids, 8, runner.guard)));
                 md << (w ? ", " : " ") << f(medians.back(), 3);
             }
             md << " (spread " << f(spread_of(medians) * 100, 1) << "%) |\n";
