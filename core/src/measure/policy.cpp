@@ -332,12 +332,12 @@ PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock
 void PlacementGuard::settle(double min_seconds, double max_seconds) {
     const double t0 = clock_();
     const std::size_t w = std::max<std::size_t>(cfg_.reference_window, 1);
-    double best = 0;  // lowest full-window median seen while settling
+    double best = 0;     // lowest full-window median seen while settling
+    double current = 0;  // the window's median now
     std::vector<double> v;
     while (true) {
         const double ns = probe_ ? probe_() : 0;
         if (ns > 0) observe(ns);
-        double current = 0;
         if (!window_.empty()) {
             v = window_;
             current = median_of(v);
@@ -354,8 +354,7 @@ void PlacementGuard::settle(double min_seconds, double max_seconds) {
     if (window_.empty()) return;
     // Measuring starts in the placement the CPUs are in now, and the settle counts as min_seconds of
     // the run's time in it: the time spent waiting for it to come back does not weigh against it.
-    v = window_;
-    reference_ns_ = median_of(v);
+    reference_ns_ = current;
     established_ = true;
     reference_since_ = clock_();
     std::fill(latency_weights_.begin(), latency_weights_.end(), 0.0);

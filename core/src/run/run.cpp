@@ -321,9 +321,9 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
             if (const double d = off_fraction(out); d > 0) {
                 later.push_back({result.outcomes.size(), plugin, s, false, d});
                 if (steal_fraction(out, o.placement.steal_max_share) > 0) ++result.placement.steal_cases;
-            }
-            else if (g != nullptr && out.status == "ok")
+            } else if (g != nullptr && out.status == "ok") {
                 measured_in.push_back({result.outcomes.size(), plugin, s, false, 0, g->reference_ns()});
+            }
             result.outcomes.push_back(std::move(out));
         }
         result.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
