@@ -151,9 +151,7 @@ std::vector<double> pair_drift(const calib::core::WorkerOptions& wo, const fs::p
                                std::pair<int, int> ids, int times, calib::core::PlacementGuard& guard) {
     using namespace calib::core;
     PluginClient client(library, wo);
-    PolicyConfig pc;
-    pc.time_budget_seconds = 0.25;  // calib-host's default
-    auto policy = make_policy("adaptive", pc);
+    auto policy = make_policy("adaptive", policy_preset(Preset::standard));  // calib-host's default
     auto a = client.prepare(static_cast<uint32_t>(ids.first), 120);
     auto b = client.prepare(static_cast<uint32_t>(ids.second), 120);
     RunFn ra = [&](uint64_t n) { return client.run(a.instance, n, 60); };

@@ -57,15 +57,7 @@ int cmd_list(const Args& args) {
     desc.add_options()("help,h", "this help")("json", po::bool_switch(&as_json), "JSON on stdout");
     disc.add_to(desc);
     po::variables_map vm;
-    try {
-        vm = parse(args, desc);
-    } catch (const po::error& e) {
-        return usage_error(e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return kExitOk;
-    }
+    if (int code = 0; !parse_command(args, desc, vm, code)) return code;
     std::vector<core::PluginRecord> plugins;
     try {
         plugins = core::scan_all(disc.options(), core::WorkerOptions{});

@@ -134,160 +134,205 @@ std::string check_output_path(const std::string& out) {
     return {};
 }
 
-}  // namespace
-
-int cmd_run(const Args& args) {
+// The command line of a run, as given.
+struct RunArgs {
     DiscoveryArgs disc;
     std::string hardware, output, filter, policy_name = "adaptive";
     double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
-    double placement_wait = -1;
-    double placement_retry = -1;
+    double placement_wait = -1, placement_retry = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
+};
+
+po::options_description run_options(RunArgs& a) {
     po::options_description desc(
         "calib-host [run] [options]: calibrate this machine with every discovered plugin\n"
         "Exit codes: 0 ok; 1 some cases failed (results kept); 2 usage or input error (nothing written);\n"
         "3 internal error; 130 interrupted (<output>.partial written)");
-    desc.add_options()("help,h", "this help")("hardware", po::value(&hardware), "hardware name for the profile")(
-        "peak-gflops", po::value(&peak_gflops), "theoretical fp32 peak GFLOPS (overrides detection)")(
-        "peak-bandwidth", po::value(&peak_bandwidth), "theoretical memory bandwidth GB/s")(
-        "output,o", po::value(&output), "write the profile here (atomically)")(
-        "quick", po::bool_switch(&quick), "quick shapes and budgets")(
-        "operations", po::value(&operations)->composing(), "comma list of: matmul, memory")(
-        "fusion-patterns", po::value(&fusion)->composing(),
+    desc.add_options()("help,h", "this help")("hardware", po::value(&a.hardware), "hardware name for the profile")(
+        "peak-gflops", po::value(&a.peak_gflops), "theoretical fp32 peak GFLOPS (overrides detection)")(
+        "peak-bandwidth", po::value(&a.peak_bandwidth), "theoretical memory bandwidth GB/s")(
+        "output,o", po::value(&a.output), "write the profile here (atomically)")(
+        "quick", po::bool_switch(&a.quick), "quick shapes and budgets")(
+        "operations", po::value(&a.operations)->composing(), "comma list of: matmul, memory")(
+        "fusion-patterns", po::value(&a.fusion)->composing(),
         "comma list of fusion categories (linear, conv, attention), pattern names, or all")(
-        "filter", po::value(&filter), "only cases whose name matches this regular expression")(
-        "precision", po::value(&precisions)->composing(), "comma list of precisions (fp32, bf16, ...)")(
-        "time-budget", po::value(&time_budget), "seconds per case (default 0.25; quick 0.15)")(
-        "max-noise", po::value(&max_noise), "target noise in percent (default 1)")(
-        "warmup", po::value(&warmup), "warm-up seconds per case (default 0.02)")(
-        "repetitions", po::value(&repetitions), "fixed number of samples per case (reproducible mode)")(
-        "policy", po::value(&policy_name), "measurement policy: adaptive (default) or fixed")(
-        "no-placement-guard", po::bool_switch(&no_guard),
+        "filter", po::value(&a.filter), "only cases whose name matches this regular expression")(
+        "precision", po::value(&a.precisions)->composing(), "comma list of precisions (fp32, bf16, ...)")(
+        "time-budget", po::value(&a.time_budget), "seconds per case (default 0.25; quick 0.15)")(
+        "max-noise", po::value(&a.max_noise), "target noise in percent (default 1)")(
+        "warmup", po::value(&a.warmup), "warm-up seconds per case (default 0.02)")(
+        "repetitions", po::value(&a.repetitions), "fixed number of samples per case (reproducible mode)")(
+        "policy", po::value(&a.policy_name), "measurement policy: adaptive (default) or fixed")(
+        "no-placement-guard", po::bool_switch(&a.no_guard),
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
-        "placement-wait", po::value(&placement_wait),
+        "placement-wait", po::value(&a.placement_wait),
         "seconds per plugin and per case to wait for the reference CPU placement (default 1 per plugin, 0.5 per case)")(
-        "placement-retry", po::value(&placement_retry),
+        "placement-retry", po::value(&a.placement_retry),
         "seconds the end-of-run pass waits for the reference CPU placement, for deferred cases and to "
         "re-measure displaced ones (default 10, 3 with --quick; 0: no deferral or retry)")(
-        "scan-timeout", po::value(&scan_timeout), "seconds to load and list one plugin (default 30)")(
-        "case-timeout", po::value(&case_timeout),
+        "scan-timeout", po::value(&a.scan_timeout), "seconds to load and list one plugin (default 30)")(
+        "case-timeout", po::value(&a.case_timeout),
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
-        "json", po::bool_switch(&as_json), "write the profile to stdout")(
-        "quiet,q", po::bool_switch(&quiet), "no progress output")(
-        "verbose,v", po::bool_switch(&verbose), "one line per case and per plugin");
-    disc.add_to(desc);
-    po::variables_map vm;
-    try {
-        vm = parse(args, desc);
-    } catch (const po::error& e) {
-        return usage_error(e.what());
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return kExitOk;
-    }
+        "json", po::bool_switch(&a.as_json), "write the profile to stdout")(
+        "quiet,q", po::bool_switch(&a.quiet), "no progress output")(
+        "verbose,v", po::bool_switch(&a.verbose), "one line per case and per plugin");
+    a.disc.add_to(desc);
+    return desc;
+}
 
-    core::RunOptions o;
-    o.discovery = disc.options();
-    o.quick = quick;
-    o.placement_guard = !no_guard;
+// Placement, peaks and timeouts onto `o`; the usage error, or empty.
+std::string apply_host_args(const RunArgs& a, const po::variables_map& vm, core::RunOptions& o) {
+    o.placement_guard = !a.no_guard;
     if (vm.count("placement-wait")) {
-        if (!(placement_wait >= 0)) return usage_error("--placement-wait must be >= 0 seconds");
-        o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = placement_wait;
+        if (!(a.placement_wait >= 0)) return "--placement-wait must be >= 0 seconds";
+        o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = a.placement_wait;
     }
     if (vm.count("placement-retry")) {
-        if (!(placement_retry >= 0)) return usage_error("--placement-retry must be >= 0 seconds");
-        o.placement.retry_seconds = placement_retry;
-    } else if (o.quick) {
-        o.placement.retry_seconds = 3;
+        if (!(a.placement_retry >= 0)) return "--placement-retry must be >= 0 seconds";
+        o.placement.retry_seconds = a.placement_retry;
     }
-    o.hardware_name = hardware;
+    o.hardware_name = a.hardware;
     if (vm.count("peak-gflops")) {
-        if (!(peak_gflops > 0)) return usage_error("--peak-gflops must be a positive number");
-        o.peak_gflops = peak_gflops;
+        if (!(a.peak_gflops > 0)) return "--peak-gflops must be a positive number";
+        o.peak_gflops = a.peak_gflops;
     }
     if (vm.count("peak-bandwidth")) {
-        if (!(peak_bandwidth > 0)) return usage_error("--peak-bandwidth must be a positive number");
-        o.peak_bandwidth = peak_bandwidth;
+        if (!(a.peak_bandwidth > 0)) return "--peak-bandwidth must be a positive number";
+        o.peak_bandwidth = a.peak_bandwidth;
     }
-    o.policy.time_budget_seconds = quick ? 0.15 : 0.25;
+    if (!(a.scan_timeout > 0)) return "--scan-timeout must be a positive number of seconds";
+    o.worker.scan_timeout_seconds = a.scan_timeout;
+    if (vm.count("case-timeout")) {
+        if (!(a.case_timeout > 0)) return "--case-timeout must be a positive number of seconds";
+        o.run_timeout_seconds = a.case_timeout;
+    }
+    return {};
+}
+
+// The measurement policy's options onto `o`; the usage error, or empty.
+std::string apply_policy_args(const RunArgs& a, const po::variables_map& vm, core::RunOptions& o) {
     if (vm.count("time-budget")) {
-        if (!(time_budget > 0)) return usage_error("--time-budget must be a positive number of seconds");
-        o.policy.time_budget_seconds = time_budget;
+        if (!(a.time_budget > 0)) return "--time-budget must be a positive number of seconds";
+        o.policy.time_budget_seconds = a.time_budget;
     }
     if (vm.count("max-noise")) {
-        if (!(max_noise > 0 && max_noise < 100)) return usage_error("--max-noise must be a percentage in (0, 100)");
-        o.policy.target_noise = max_noise / 100.0;
+        if (!(a.max_noise > 0 && a.max_noise < 100)) return "--max-noise must be a percentage in (0, 100)";
+        o.policy.target_noise = a.max_noise / 100.0;
     }
     if (vm.count("warmup")) {
-        if (!(warmup >= 0)) return usage_error("--warmup must be >= 0");
-        o.policy.warmup_seconds = warmup;
+        if (!(a.warmup >= 0)) return "--warmup must be >= 0";
+        o.policy.warmup_seconds = a.warmup;
     }
     if (vm.count("repetitions")) {
-        if (repetitions < 1) return usage_error("--repetitions must be at least 1");
-        o.policy.fixed_samples = static_cast<std::size_t>(repetitions);
+        if (a.repetitions < 1) return "--repetitions must be at least 1";
+        o.policy.fixed_samples = static_cast<std::size_t>(a.repetitions);
         o.policy_name = "fixed";
-    }
-    if (!(scan_timeout > 0)) return usage_error("--scan-timeout must be a positive number of seconds");
-    o.worker.scan_timeout_seconds = scan_timeout;
-    if (vm.count("case-timeout")) {
-        if (!(case_timeout > 0)) return usage_error("--case-timeout must be a positive number of seconds");
-        o.run_timeout_seconds = case_timeout;
     }
     if (vm.count("policy")) {
         auto names = core::policy_names();
-        if (std::find(names.begin(), names.end(), policy_name) == names.end())
-            return usage_error("unknown policy '" + policy_name + "' (valid: " + join(names) + ")");
-        o.policy_name = policy_name;
+        if (std::find(names.begin(), names.end(), a.policy_name) == names.end())
+            return "unknown policy '" + a.policy_name + "' (valid: " + join(names) + ")";
+        o.policy_name = a.policy_name;
     }
-    if (!filter.empty()) {
+    return {};
+}
+
+// Which cases run (all but fusion patterns, which need the scanned plugins); the usage error, or empty.
+std::string apply_selection_args(const RunArgs& a, const po::variables_map& vm, core::RunOptions& o) {
+    if (!a.filter.empty()) {
         try {
-            o.filter = std::regex(filter);
-        } catch (const std::regex_error& e) {
-            return usage_error("--filter is not a valid regular expression: " + filter);
+            o.filter = std::regex(a.filter);
+        } catch (const std::regex_error&) {
+            return "--filter is not a valid regular expression: " + a.filter;
         }
     }
-    o.precisions = split_list(precisions);
+    o.precisions = split_list(a.precisions);
     static const std::vector<std::string> known_precisions = {
         "fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp4", "int32", "int16", "int8", "int4"};
     for (const auto& p : o.precisions)
         if (std::find(known_precisions.begin(), known_precisions.end(), p) == known_precisions.end())
-            return usage_error("unknown precision '" + p + "' (valid: " + join(known_precisions) + ")");
-    o.operations = split_list(operations);
+            return "unknown precision '" + p + "' (valid: " + join(known_precisions) + ")";
+    o.operations = split_list(a.operations);
     o.operations_given = vm.count("operations") > 0;
     for (const auto& op : o.operations) {
         auto valid = core::operation_names();
         if (std::find(valid.begin(), valid.end(), op) == valid.end())
-            return usage_error("unknown operation '" + op + "' (valid: " + join(valid) + ")");
+            return "unknown operation '" + op + "' (valid: " + join(valid) + ")";
     }
-    o.fusion_patterns = split_list(fusion);
+    o.fusion_patterns = split_list(a.fusion);
     o.fusion_given = vm.count("fusion-patterns") > 0;
-    if (!output.empty()) {
-        if (auto err = check_output_path(output); !err.empty()) return usage_error(err);
-    }
+    if (!a.output.empty()) return check_output_path(a.output);
+    return {};
+}
 
-    const int verbosity = quiet ? 0 : (verbose ? 2 : 1);
-    o.worker.verbosity = verbosity;
-    Progress progress(verbosity, ::isatty(STDERR_FILENO) == 1);
-
-    std::vector<core::PluginRecord> plugins;
+// Scans the plugins and checks what needed them; the usage error, or empty.
+std::string scan_plugins(const core::RunOptions& o, Progress& progress, std::vector<core::PluginRecord>& plugins) {
     try {
         plugins = core::scan_all(o.discovery, o.worker, &progress);
     } catch (const std::runtime_error& e) {
-        return usage_error(e.what());
+        return e.what();
     }
     if (o.fusion_given) {
         auto valid = core::fusion_pattern_names(plugins);
         for (const auto& f : o.fusion_patterns)
             if (std::find(valid.begin(), valid.end(), f) == valid.end())
-                return usage_error("unknown fusion pattern '" + f + "' (valid: " + join(valid) + ")");
+                return "unknown fusion pattern '" + f + "' (valid: " + join(valid) + ")";
     }
     std::size_t loaded = 0;
     for (const auto& p : plugins) loaded += p.loaded ? 1 : 0;
-    if (loaded == 0) return usage_error("no plugin could be loaded (try calib-host list)");
+    if (loaded == 0) return "no plugin could be loaded (try calib-host list)";
+    return {};
+}
+
+// Writes the profile (atomically; <output>.partial when interrupted), prints it or its summary, and
+// returns the run's exit code.
+int finish(const RunArgs& a, const core::RunResult& result, const core::RunOptions& o) {
+    core::Profile profile = core::build_profile(result, o);
+    const std::string text = core::to_json_text(profile);
+    if (!a.output.empty()) {
+        const std::string target = result.complete ? a.output : a.output + ".partial";
+        try {
+            core::save_text_atomic(target, text);
+        } catch (const std::exception& e) {
+            std::cerr << "calib-host: error: " << e.what() << "\n";
+            return kExitUsage;
+        }
+        if (!a.quiet) std::cerr << "profile written to " << target << "\n";
+    }
+    if (a.as_json) std::cout << text << "\n";
+    else if (!a.quiet) print_summary(std::cout, profile);
+
+    if (!result.complete) {
+        std::cerr << "calib-host: interrupted; "
+                  << (a.output.empty() ? "nothing written" : a.output + ".partial written") << "\n";
+        return kExitInterrupted;
+    }
+    for (const auto& c : result.outcomes)
+        if (c.status != "ok" && c.status != "unsupported" && c.status != "unavailable") return kExitCaseFailures;
+    return kExitOk;
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+    RunArgs a;
+    const po::options_description desc = run_options(a);
+    po::variables_map vm;
+    if (int code = 0; !parse_command(args, desc, vm, code)) return code;
+
+    core::RunOptions o = core::run_preset(a.quick ? core::Preset::quick : core::Preset::standard);
+    o.discovery = a.disc.options();
+    for (auto apply : {apply_host_args, apply_policy_args, apply_selection_args})
+        if (auto err = apply(a, vm, o); !err.empty()) return usage_error(err);
+
+    const int verbosity = a.quiet ? 0 : (a.verbose ? 2 : 1);
+    o.worker.verbosity = verbosity;
+    Progress progress(verbosity, ::isatty(STDERR_FILENO) == 1);
+    std::vector<core::PluginRecord> plugins;
+    if (auto err = scan_plugins(o, progress, plugins); !err.empty()) return usage_error(err);
 
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
@@ -295,30 +340,7 @@ int cmd_run(const Args& args) {
     progress.finish();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
-
-    core::Profile profile = core::build_profile(result, o);
-    const std::string text = core::to_json_text(profile);
-    if (!output.empty()) {
-        const std::string target = result.complete ? output : output + ".partial";
-        try {
-            core::save_text_atomic(target, text);
-        } catch (const std::exception& e) {
-            std::cerr << "calib-host: error: " << e.what() << "\n";
-            return kExitUsage;
-        }
-        if (!quiet) std::cerr << "profile written to " << target << "\n";
-    }
-    if (as_json) std::cout << text << "\n";
-    else if (!quiet) print_summary(std::cout, profile);
-
-    if (!result.complete) {
-        std::cerr << "calib-host: interrupted; " << (output.empty() ? "nothing written" : output + ".partial written")
-                  << "\n";
-        return kExitInterrupted;
-    }
-    for (const auto& c : result.outcomes)
-        if (c.status != "ok" && c.status != "unsupported" && c.status != "unavailable") return kExitCaseFailures;
-    return kExitOk;
+    return finish(a, result, o);
 }
 
 }  // namespace calib::cli

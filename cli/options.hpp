@@ -47,6 +47,26 @@ inline po::variables_map parse(const Args& args, const po::options_description& 
     return vm;
 }
 
+// Parses `args` for a subcommand whose `desc` holds --help (`shown`, when given, is the help printed
+// instead: `desc` less its hidden positionals). Returns true to go on; false when it has printed the
+// help or a usage error, with the exit code in `code`.
+inline bool parse_command(const Args& args, const po::options_description& desc, po::variables_map& vm, int& code,
+                          const po::positional_options_description* pos = nullptr,
+                          const po::options_description* shown = nullptr) {
+    try {
+        vm = parse(args, desc, pos);
+    } catch (const po::error& e) {
+        code = usage_error(e.what());
+        return false;
+    }
+    if (vm.count("help")) {
+        std::cout << (shown != nullptr ? *shown : desc) << "\n";
+        code = kExitOk;
+        return false;
+    }
+    return true;
+}
+
 // A subcommand taking one positional profile FILE and the options in `desc` (which should hold --help).
 // Returns true to go on; false when it has printed the help or a usage error, with the exit code in `code`.
 inline bool parse_file_command(const Args& args, const po::options_description& desc, std::string& file,
@@ -57,17 +77,7 @@ inline bool parse_file_command(const Args& args, const po::options_description& 
     all.add(desc).add(hidden);
     po::positional_options_description pos;
     pos.add("file", 1);
-    try {
-        vm = parse(args, all, &pos);
-    } catch (const po::error& e) {
-        code = usage_error(e.what());
-        return false;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        code = kExitOk;
-        return false;
-    }
+    if (!parse_command(args, all, vm, code, &pos, &desc)) return false;
     if (file.empty()) {
         code = usage_error("missing profile file");
         return false;

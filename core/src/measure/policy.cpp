@@ -474,4 +474,10 @@ std::unique_ptr<MeasurementPolicy> make_policy(const std::string& name, const Po
 
 std::vector<std::string> policy_names() { return {"adaptive", "fixed"}; }
 
+PolicyConfig policy_preset(Preset p) {
+    PolicyConfig c;
+    if (p == Preset::quick) c.time_budget_seconds = 0.15;
+    return c;
+}
+
 }  // namespace calib::core

@@ -39,7 +39,7 @@ struct PolicyConfig {
     double target_noise = 0.01;        // stop when noise (see SampleStats) <= this
     std::size_t min_samples = 10;
     std::size_t max_samples = 2000;
-    double time_budget_seconds = 1.0;  // per case (per pair for fusion), warm-up included; at least
+    double time_budget_seconds = 0.25; // per case (per pair for fusion), warm-up included; at least
                                        // min(min_samples, 3) samples are taken regardless
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
                                        // (make_policy then returns the "fixed" policy for any name)
@@ -51,6 +51,11 @@ struct PolicyConfig {
     // measure_pair: the fewest pairs before the budget may stop it (capped by min_samples).
     std::size_t pair_min_samples = 6;
 };
+
+// The presets calib-host offers, the one place their figures live (cli/ and bench/ take them from here):
+// standard is PolicyConfig's defaults; quick (--quick) shortens the budget to 0.15 s per case.
+enum class Preset { standard, quick };
+PolicyConfig policy_preset(Preset p);
 
 // Executes the case `iterations` times back to back and returns the elapsed seconds.
 // Throws to abort the measurement (the error propagates to the caller).

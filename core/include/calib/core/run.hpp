@@ -44,6 +44,10 @@ struct RunOptions {
     std::optional<double> peak_bandwidth;     // --peak-bandwidth (user)
 };
 
+// Options for a standard or quick run (policy_preset, and a shorter end-of-run pass for quick): what
+// calib-host starts from before its command line.
+RunOptions run_preset(Preset p);
+
 // One case (compute or memory) or one fusion comparison, as it ended.
 struct CaseOutcome {
     std::string plugin_id;
