@@ -1,7 +1,7 @@
 # cmake -DBUILD_DIR=.. -DSOURCE_DIR=.. -DWORK_DIR=.. -DGENERATOR=Ninja -DPLUGIN_SUBDIR=lib/calib/plugins
 #       -P install_example.cmake
-# What a vendor does: install calib to a prefix, build sdk/examples/add_relu out of tree against the
-# installed package, drop the module into a folder and run the INSTALLED host on it.
+# What a vendor does: install calib to a prefix, build sdk/examples/add_relu (C) and scale_add_cpp (C++)
+# out of tree against the installed package, drop the modules into a folder and run the INSTALLED host on it.
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -41,8 +41,11 @@ endif()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/sdk/examples/add_relu -B ${WORK_DIR}/example -G ${GENERATOR}
   -DCMAKE_PREFIX_PATH=${prefix})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/example)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/sdk/examples/scale_add_cpp -B ${WORK_DIR}/example_cpp -G ${GENERATOR}
+  -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/example_cpp)
 file(MAKE_DIRECTORY ${WORK_DIR}/plugins)
-file(COPY ${WORK_DIR}/example/add_relu.so DESTINATION ${WORK_DIR}/plugins)
+file(COPY ${WORK_DIR}/example/add_relu.so ${WORK_DIR}/example_cpp/scale_add.so DESTINATION ${WORK_DIR}/plugins)
 
 # 4. The package refuses another ABI major.
 file(WRITE ${WORK_DIR}/major2/CMakeLists.txt
@@ -54,14 +57,17 @@ if(rc EQUAL 0 OR NOT err MATCHES "calib-sdk")
 endif()
 
 # 5. The installed host checks and runs the example.
-run(${prefix}/bin/calib-host check ${WORK_DIR}/plugins/add_relu.so)
+run(${prefix}/bin/calib-host check ${WORK_DIR}/plugins/add_relu.so ${WORK_DIR}/plugins/scale_add.so)
 run(${prefix}/bin/calib-host --plugins ${WORK_DIR}/plugins --no-default-plugins --quick --time-budget 0.1
   --output ${WORK_DIR}/p.json)
 file(READ ${WORK_DIR}/p.json profile)
 if(NOT profile MATCHES "\"fusion_profiles\"" OR NOT profile MATCHES "\"fusion_pattern\" *: *\"Add_ReLU\"")
   message(FATAL_ERROR "the profile has no Add_ReLU fusion record:\n${profile}")
 endif()
+if(NOT profile MATCHES "\"fusion_pattern\" *: *\"Scale_Add\"")
+  message(FATAL_ERROR "the profile has no Scale_Add fusion record (the C++ example):\n${profile}")
+endif()
 if(profile MATCHES "org\\.calib\\.")
   message(FATAL_ERROR "--no-default-plugins still ran built-in plugins")
 endif()
-message(STATUS "installed SDK builds and runs the example: ok")
+message(STATUS "installed SDK builds and runs the C and C++ examples: ok")
