@@ -179,7 +179,9 @@ void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2) {
             auto& c = e.spec;
             c.name = std::string("device_") + k.name + "_" + mib_label(ws);
             c.family = CALIB_FAMILY_MEMORY;
-            c.operation_type = "add";  // origin vocabulary, as the CPU memory_copy case
+            // A memory sweep point (calib/vocabulary.h): not an origin type, with a kernel and a working
+            // set; the host files it under L2 or HBM from the device's last cache size, not the host's.
+            c.operation_type = std::string("device_") + k.name;
             c.precision = "fp32";
             c.shape = {static_cast<int64_t>(array_bytes / 4)};
             c.bytes = static_cast<double>(ws);  // each array read or written once, no write-allocate
@@ -187,9 +189,9 @@ void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2) {
             c.quick = i + 1 == multiples.size();
             char mult[16];
             std::snprintf(mult, sizeof mult, "%g", multiples[i]);
-            c.params = {{"operation", std::string("device_") + k.name},
+            c.params = {{"kernel", k.kind == Kind::triad ? "triad" : "copy"},  // cudaMemcpy is a copy too
                         {"working_set_bytes", std::to_string(ws)},
-                        {"l2_bytes", std::to_string(l2)},
+                        {"last_cache_bytes", std::to_string(l2)},
                         {"l2_multiple", mult}};
             e.def = {k.kind, "fp32", 0, 0, 0, array_bytes, Pattern::bias, CALIB_ROLE_NONE};
             out.push_back(std::move(e));

@@ -1,4 +1,5 @@
 #include "cuda_plugin.hpp"
+#include "nvml.hpp"
 
 #include <cuda_runtime_api.h>
 
@@ -653,6 +654,8 @@ DeviceFacts probe_device() {
     cudaDeviceGetAttribute(&d.bus_width_bits, cudaDevAttrGlobalMemoryBusWidth, d.ordinal);
     cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, d.ordinal);
     d.l2_bytes = l2;
+    char bus[32] = {};
+    if (cudaDeviceGetPCIBusId(bus, sizeof bus, d.ordinal) == cudaSuccess) d.pci_bus_id = bus;
     std::string why;
     const CublasLt* lt = load_cublaslt(&why);
     if (lt == nullptr) {
@@ -692,12 +695,35 @@ std::unique_ptr<sdk::Instance> CudaPlugin::prepare(const sdk::CaseSpec& spec) {
     const CaseDef& c = it->second;
     std::string why;
     const CublasLt* lt = load_cublaslt(&why);
+    std::unique_ptr<sdk::Instance> inst;
     switch (c.kind) {
-        case Kind::gemm: return std::make_unique<GemmInstance>(facts_, cold_, *lt, c);
-        case Kind::fusion: return std::make_unique<FusionInstance>(facts_, cold_, *lt, c);
-        case Kind::attention: return std::make_unique<AttentionInstance>(facts_, cold_, *lt, c);
-        default: return std::make_unique<MemoryInstance>(facts_, cold_, c);
+        case Kind::gemm: inst = std::make_unique<GemmInstance>(facts_, cold_, *lt, c); break;
+        case Kind::fusion: inst = std::make_unique<FusionInstance>(facts_, cold_, *lt, c); break;
+        case Kind::attention: inst = std::make_unique<AttentionInstance>(facts_, cold_, *lt, c); break;
+        default: inst = std::make_unique<MemoryInstance>(facts_, cold_, c); break;
     }
+    add_clock_params(*inst);
+    return inst;
+}
+
+// The clocks right after the instance's verification run (the device has just been busy), for the
+// profile's gpu_clock: NVML's current and maximum clocks and the power limit, or the rated maximum
+// clocks from the device attributes when NVML is not there.
+void CudaPlugin::add_clock_params(sdk::Instance& inst) const {
+    const GpuClocks c = read_clocks(facts_.pci_bus_id);
+    auto& p = inst.params;
+    if (c.ok) {
+        p.emplace_back("sm_clock_mhz", std::to_string(c.sm_mhz));
+        p.emplace_back("mem_clock_mhz", std::to_string(c.mem_mhz));
+        p.emplace_back("max_sm_clock_mhz", std::to_string(c.max_sm_mhz));
+        p.emplace_back("max_mem_clock_mhz", std::to_string(c.max_mem_mhz));
+        if (c.power_limit_watts > 0) p.emplace_back("power_limit_watts", std::to_string(c.power_limit_watts));
+        p.emplace_back("clock_query", "NVML after prepare's verification run");
+        return;
+    }
+    p.emplace_back("sm_clock_mhz", std::to_string(facts_.clock_khz / 1000));
+    p.emplace_back("mem_clock_mhz", std::to_string(facts_.mem_clock_khz / 1000));
+    p.emplace_back("clock_query", "cudaDeviceGetAttribute: rated maximum clocks (" + c.why + ")");
 }
 
 }  // namespace calib::cuda

@@ -32,6 +32,7 @@ struct DeviceFacts {
     int bus_width_bits = 0; // cudaDevAttrGlobalMemoryBusWidth
     int64_t l2_bytes = 0;   // cudaDevAttrL2CacheSize
     std::string cublaslt;   // "13.0.0 (libcublasLt.so.13)"
+    std::string pci_bus_id; // cudaDeviceGetPCIBusId, for NVML
 };
 
 // Probes device $CALIB_CUDA_DEVICE (default 0) and loads cuBLASLt; never throws.
@@ -89,6 +90,7 @@ public:
     std::vector<sdk::Peak> peaks() override { return device_peaks(facts_); }
 
 private:
+    void add_clock_params(sdk::Instance& inst) const;
     DeviceFacts facts_;
     bool cold_ = false;  // CALIB_CUDA_COLD=1 at init
     std::map<std::string, CaseDef> defs_;

@@ -159,7 +159,9 @@ TEST_CASE("bandwidth sizes run from L2-resident to at least 4x the L2", "[cuda]"
         CHECK(e.def.array_bytes % (1 << 16) == 0);  // whole 16-byte vectors and aligned tiles
         const double ws = std::stod(param(e.spec, "working_set_bytes"));
         CHECK(e.spec.bytes == ws);
-        auto [it, fresh] = range.emplace(param(e.spec, "operation"), std::make_pair(ws, ws));
+        CHECK(std::stod(param(e.spec, "last_cache_bytes")) == static_cast<double>(d.l2_bytes));
+        CHECK((param(e.spec, "kernel") == "copy" || param(e.spec, "kernel") == "triad"));
+        auto [it, fresh] = range.emplace(e.spec.operation_type, std::make_pair(ws, ws));
         it->second.first = std::min(it->second.first, ws);
         it->second.second = std::max(it->second.second, ws);
     }

@@ -1,0 +1,76 @@
+#include "nvml.hpp"
+
+#include <dlfcn.h>
+
+namespace calib::cuda {
+namespace {
+
+// From nvml.h (NVML API v2): return codes are an enum whose success value is 0.
+using nvmlReturn_t = int;
+struct nvmlDevice_st;
+using nvmlDevice_t = nvmlDevice_st*;
+constexpr int kClockSm = 1, kClockMem = 2;  // nvmlClockType_t: NVML_CLOCK_SM, NVML_CLOCK_MEM
+
+struct Nvml {
+    nvmlReturn_t (*init)() = nullptr;                                       // nvmlInit_v2
+    nvmlReturn_t (*by_pci)(const char*, nvmlDevice_t*) = nullptr;           // nvmlDeviceGetHandleByPciBusId_v2
+    nvmlReturn_t (*clock)(nvmlDevice_t, int, unsigned*) = nullptr;          // nvmlDeviceGetClockInfo
+    nvmlReturn_t (*max_clock)(nvmlDevice_t, int, unsigned*) = nullptr;      // nvmlDeviceGetMaxClockInfo
+    nvmlReturn_t (*power_limit)(nvmlDevice_t, unsigned*) = nullptr;         // nvmlDeviceGetPowerManagementLimit (mW)
+    std::string why;
+};
+
+template <class F>
+bool bind(void* lib, const char* name, F& f) {
+    f = reinterpret_cast<F>(dlsym(lib, name));
+    return f != nullptr;
+}
+
+const Nvml& nvml() {
+    static const Nvml n = [] {
+        Nvml x;
+        void* lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            x.why = "libnvidia-ml.so.1 not found";
+            return x;
+        }
+        if (!bind(lib, "nvmlInit_v2", x.init) || !bind(lib, "nvmlDeviceGetHandleByPciBusId_v2", x.by_pci) ||
+            !bind(lib, "nvmlDeviceGetClockInfo", x.clock) || !bind(lib, "nvmlDeviceGetMaxClockInfo", x.max_clock) ||
+            !bind(lib, "nvmlDeviceGetPowerManagementLimit", x.power_limit)) {
+            x = Nvml{};
+            x.why = "libnvidia-ml.so.1 lacks an NVML v2 call";
+            return x;
+        }
+        if (x.init() != 0) {
+            x = Nvml{};
+            x.why = "nvmlInit_v2 failed";
+        }
+        return x;
+    }();
+    return n;
+}
+
+}  // namespace
+
+GpuClocks read_clocks(const std::string& pci_bus_id) {
+    GpuClocks c;
+    const Nvml& n = nvml();
+    if (n.init == nullptr) {
+        c.why = n.why;
+        return c;
+    }
+    nvmlDevice_t dev = nullptr;
+    if (n.by_pci(pci_bus_id.c_str(), &dev) != 0) {
+        c.why = "NVML has no device at PCI " + pci_bus_id;
+        return c;
+    }
+    unsigned mw = 0;
+    c.ok = n.clock(dev, kClockSm, &c.sm_mhz) == 0 && n.clock(dev, kClockMem, &c.mem_mhz) == 0;
+    n.max_clock(dev, kClockSm, &c.max_sm_mhz);
+    n.max_clock(dev, kClockMem, &c.max_mem_mhz);
+    if (n.power_limit(dev, &mw) == 0) c.power_limit_watts = mw / 1000.0;
+    if (!c.ok) c.why = "nvmlDeviceGetClockInfo failed";
+    return c;
+}
+
+}  // namespace calib::cuda
