@@ -40,22 +40,7 @@ std::string operation_category(const CaseInfo& c) {
     return c.operation_type;
 }
 
-std::string status_of(const WorkerFailure& f) {
-    switch (f.kind) {
-        case FailureKind::crashed: return "crashed";
-        case FailureKind::timed_out: return "timed_out";
-        case FailureKind::exited: return "exited";
-        case FailureKind::protocol: return "failed";
-        case FailureKind::error: break;
-    }
-    switch (f.status) {
-        case CALIB_UNSUPPORTED: return "unsupported";
-        case CALIB_VERIFICATION_FAILED: return "verification_failed";
-        case CALIB_UNAVAILABLE: return "unavailable";
-        case CALIB_CANCELLED: return "cancelled";
-        default: return "failed";
-    }
-}
+std::string status_of(const WorkerFailure& f) { return failure_status(f); }
 
 // Fraction of an ok outcome's kept samples that were timed displaced (pairs: the fused side's count,
 // which equals the unfused side's); 0 when none or not ok.
