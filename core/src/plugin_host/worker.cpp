@@ -99,6 +99,11 @@ int Worker::serve() {
             if (!dispatch(type, r, code)) return code;
         } catch (const wire::ProtocolError&) {
             return 2;
+        } catch (const std::exception& e) {
+            if (check_.empty()) throw;  // outside check: as before, the worker dies of it
+            // check: a FAIL, and a reply that ends the check (every check reply reads 0 as "stop").
+            verdict(CheckEventKind::fail, std::string("an exception crossed the ABI boundary: ") + e.what());
+            send(std::move(wire::Writer(wire::Type::check_reply).u8(0).u8(0)));
         }
     }
 }
