@@ -23,6 +23,10 @@ enum class Type : uint8_t {
     run = 3,       // u32 instance id, u64 iterations
     release = 4,   // u32 instance id
     shutdown = 5,  // (empty)
+    // host -> worker, `calib-host check` only (replies: check_event frames, then check_reply)
+    check_open = 6,  // str path: load, judge the table, init, judge device and case list
+    check_case = 7,  // u32 instance id, u32 case index, u8 also check run(0): the case's lifecycle
+    check_tail = 8,  // (empty): out-of-range indices, peaks, shutdown
     // worker -> host
     log = 32,           // i32 level, str message
     opened = 33,        // plugin metadata, device, cases, peaks (put_record)
@@ -31,6 +35,10 @@ enum class Type : uint8_t {
     ran = 36,           // f64 seconds
     status_error = 37,  // i32 calib_status, str message
     ack = 38,           // (empty)
+    check_event = 39,   // u8 CheckEventKind, str check, str detail
+    check_reply = 40,   // check_open: u8 go on, then if 1 the record (put_record);
+                        // check_case: u8 prepared (the instance lives), u8 ran (go on to timing)
+                        // check_tail: (empty)
 };
 
 // Larger frames are garbage, not data: no plugin describes itself in 16 MiB.

@@ -1,23 +1,17 @@
 // The worker side: `calib-host --worker <in-fd> <out-fd>`. Loads one plugin library, speaks the
-// framed protocol, and is the only process in which plugin code ever runs.
-#include <algorithm>
+// framed protocol, and is the only process in which plugin code ever runs. Opening a library judges
+// it by the contract (plugin_contract.hpp), as `calib-host check` does (worker_check.cpp).
+#include "worker.hpp"
+
 #include <atomic>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
-#include <cstring>
-#include <map>
-#include <mutex>
-#include <string>
+#include <cstdlib>
 
 #include <dlfcn.h>
 #include <unistd.h>
 
-#include <boost/dll/shared_library.hpp>
-
-#include "calib/core/plugin_client.hpp"
-#include "calib/plugin.h"
-#include "protocol.hpp"
+#include "calib/core/plugin_contract.hpp"
 
 namespace calib::core {
 
@@ -48,289 +42,360 @@ bool read_exact(int fd, char* buf, std::size_t n) {
     return true;
 }
 
-class Worker {
-public:
-    Worker(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {
-        services_.struct_size = CALIB_STRUCT_SIZE(calib_host_services, is_cancelled);
-        services_.reserved = 0;
-        services_.host_ctx = this;
-        services_.log = &Worker::log_thunk;
-        services_.is_cancelled = [](void*) -> int32_t { return g_cancelled.load(); };
-    }
+CaseInfo case_of(uint32_t index, const calib_case_info& c) {
+    CaseInfo ci;
+    ci.index = index;
+    ci.name = c.name;
+    ci.family = static_cast<Family>(c.family);
+    ci.operation_type = str_or_empty(c.operation_type);
+    ci.precision = str_or_empty(c.precision);
+    ci.shape.assign(c.shape, c.shape + c.rank);
+    ci.flops = c.flops;
+    ci.bytes = c.bytes;
+    ci.fusion_pattern = str_or_empty(c.fusion_pattern);
+    ci.fusion_role = c.fusion_role == CALIB_ROLE_FUSED     ? FusionRole::fused
+                     : c.fusion_role == CALIB_ROLE_UNFUSED ? FusionRole::unfused
+                                                           : FusionRole::none;
+    ci.fusion_group = str_or_empty(c.fusion_group);
+    ci.quick = (c.flags & CALIB_CASE_QUICK) != 0;
+    ci.params = copy_params(c.params, c.param_count);
+    return ci;
+}
 
-    ~Worker() { close_plugin(); }
-
-    // Serve until EOF or shutdown. Returns the process exit code.
-    int serve() {
-        std::string body;
-        for (;;) {
-            uint32_t n = 0;
-            if (!read_exact(in_, reinterpret_cast<char*>(&n), 4)) return 0;  // host closed: done
-            if (n == 0 || n > wire::max_frame) return 2;
-            body.resize(n);
-            if (!read_exact(in_, body.data(), n)) return 2;
-            auto type = static_cast<wire::Type>(static_cast<uint8_t>(body[0]));
-            wire::Reader r(std::string_view(body).substr(1));
-            try {
-                switch (type) {
-                    case wire::Type::open: handle_open(r.str()); break;
-                    case wire::Type::prepare: {
-                        uint32_t id = r.u32();
-                        handle_prepare(id, r.u32());
-                        break;
-                    }
-                    case wire::Type::run: {
-                        uint32_t id = r.u32();
-                        handle_run(id, r.u64());
-                        break;
-                    }
-                    case wire::Type::release:
-                        handle_release(r.u32());
-                        send(wire::Writer(wire::Type::ack));
-                        break;
-                    case wire::Type::shutdown:
-                        close_plugin();
-                        send(wire::Writer(wire::Type::ack));
-                        return 0;
-                    default: return 2;
-                }
-            } catch (const wire::ProtocolError&) {
-                return 2;
-            }
-        }
-    }
-
-private:
-    void send(wire::Writer&& w) {
-        std::string frame = w.finish();
-        std::lock_guard<std::mutex> lock(write_mutex_);  // log() may come from plugin threads
-        if (!wire::write_all(out_, frame.data(), frame.size())) std::_Exit(3);  // host gone
-    }
-
-    static void log_thunk(void* ctx, calib_log_level level, const char* message) {
-        auto* self = static_cast<Worker*>(ctx);
-        self->send(std::move(wire::Writer(wire::Type::log).i32(level).str(str_or_empty(message))));
-    }
-
-    void open_failed(RejectReason reason, const std::string& message, calib_status status = CALIB_ERROR) {
-        send(std::move(wire::Writer(wire::Type::open_failed).u8(static_cast<uint8_t>(reason)).i32(status).str(message)));
-    }
-
-    void status_error(calib_status status, const std::string& message) {
-        send(std::move(wire::Writer(wire::Type::status_error).i32(status).str(message)));
-    }
-
-    static std::string with_status(const char* what, calib_status st, const char* msg) {
-        std::string s = std::string(what) + " failed with status " + std::to_string(st);
-        if (msg != nullptr && *msg != '\0') s += ": " + std::string(msg);
-        return s;
-    }
-
-    void handle_open(const std::string& path) {
-        if (lib_.is_loaded()) return status_error(CALIB_ERROR, "a plugin is already open in this worker");
-        boost::dll::fs::error_code ec;
-        lib_.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-        if (ec || !lib_.is_loaded()) {
-            const char* why = ::dlerror();
-            return open_failed(RejectReason::not_a_library, why != nullptr ? why : ec.message());
-        }
-        if (!lib_.has(CALIB_PLUGIN_ENTRY_SYMBOL))
-            return open_failed(RejectReason::no_entry_symbol, "no symbol " CALIB_PLUGIN_ENTRY_SYMBOL);
-        const calib_plugin_api* table = lib_.get<const calib_plugin_api*()>(CALIB_PLUGIN_ENTRY_SYMBOL)();
-        if (table == nullptr) return open_failed(RejectReason::bad_table, CALIB_PLUGIN_ENTRY_SYMBOL "() returned NULL");
-        const uint32_t size = table->struct_size;
-        if (size < CALIB_STRUCT_SIZE(calib_plugin_api, abi_minor))
-            return open_failed(RejectReason::bad_table, "table struct_size " + std::to_string(size) + " is too small");
-        // Major first: a different major may lay the rest of the table out differently.
-        if (table->abi_major != CALIB_ABI_VERSION_MAJOR)
-            return open_failed(RejectReason::abi_major_mismatch,
-                               "plugin ABI " + std::to_string(table->abi_major) + "." + std::to_string(table->abi_minor) +
-                                   ", host ABI " + std::to_string(CALIB_ABI_VERSION_MAJOR) + "." +
-                                   std::to_string(CALIB_ABI_VERSION_MINOR));
-        constexpr std::size_t required = CALIB_STRUCT_SIZE(calib_plugin_api, release);
-        if (size < required)
-            return open_failed(RejectReason::bad_table, "table struct_size " + std::to_string(size) +
-                                                            " is below the ABI 1.0 minimum " + std::to_string(required));
-        // Our copy: the plugin's bytes up to its struct_size, zero beyond (optional members absent).
-        std::memcpy(&api_, table, std::min<std::size_t>(size, sizeof api_));
-        const char* missing = first_missing_member();
-        if (missing != nullptr) return open_failed(RejectReason::bad_table, std::string("required member ") + missing + " is NULL");
-
-        char err[1024] = "";
-        calib_status st = api_.init(&services_, &ctx_, calib_message{err, sizeof err});
-        if (st != CALIB_OK) return open_failed(RejectReason::init_failed, with_status("init", st, err), st);
-        initialised_ = true;
-
-        PluginRecord rec;
-        std::string failure = describe(rec);
-        if (!failure.empty()) {
-            close_plugin();
-            return open_failed(RejectReason::init_failed, failure);
-        }
-        wire::Writer w(wire::Type::opened);
-        wire::put_record(w, rec);
-        send(std::move(w));
-    }
-
-    const char* first_missing_member() const {
-        if (api_.id == nullptr) return "id";
-        if (api_.name == nullptr) return "name";
-        if (api_.version == nullptr) return "version";
-        if (api_.vendor == nullptr) return "vendor";
-        if (api_.description == nullptr) return "description";
-        if (api_.init == nullptr) return "init";
-        if (api_.shutdown == nullptr) return "shutdown";
-        if (api_.get_device == nullptr) return "get_device";
-        if (api_.case_count == nullptr) return "case_count";
-        if (api_.get_case == nullptr) return "get_case";
-        if (api_.prepare == nullptr) return "prepare";
-        if (api_.get_instance_info == nullptr) return "get_instance_info";
-        if (api_.run == nullptr) return "run";
-        if (api_.release == nullptr) return "release";
-        return nullptr;
-    }
-
-    // Copy everything the plugin says about itself into host-side values. "" on success.
-    std::string describe(PluginRecord& rec) {
-        rec.id = api_.id;
-        rec.name = api_.name;
-        rec.version = api_.version;
-        rec.vendor = api_.vendor;
-        rec.description = api_.description;
-        rec.abi_major = api_.abi_major;
-        rec.abi_minor = api_.abi_minor;
-
-        calib_device_info dev{};
-        dev.struct_size = CALIB_STRUCT_SIZE(calib_device_info, unavailable_reason);
-        calib_status st = api_.get_device(ctx_, &dev);
-        if (st != CALIB_OK) return with_status("get_device", st, nullptr);
-        rec.device_kind = dev.kind == CALIB_DEVICE_CPU ? DeviceKind::cpu
-                          : dev.kind == CALIB_DEVICE_GPU ? DeviceKind::gpu
-                                                         : DeviceKind::other;
-        rec.device_name = str_or_empty(dev.name);
-        rec.device_available = dev.available != 0;
-        if (!rec.device_available) {
-            rec.unavailable_reason = str_or_empty(dev.unavailable_reason);
-            if (rec.unavailable_reason.empty()) rec.unavailable_reason = "device unavailable (no reason given)";
-        }
-
-        case_count_ = api_.case_count(ctx_);
-        for (uint32_t i = 0; i < case_count_; ++i) {
-            calib_case_info c{};
-            c.struct_size = CALIB_STRUCT_SIZE(calib_case_info, params);
-            char err[1024] = "";
-            st = api_.get_case(ctx_, i, &c, calib_message{err, sizeof err});
-            if (st != CALIB_OK) return with_status(("get_case(" + std::to_string(i) + ")").c_str(), st, err);
-            if (c.name == nullptr || *c.name == '\0') return "case " + std::to_string(i) + " has no name";
-            if (c.rank > CALIB_MAX_RANK) return "case " + std::to_string(i) + " has rank above CALIB_MAX_RANK";
-            if (c.family < CALIB_FAMILY_COMPUTE || c.family > CALIB_FAMILY_FUSION)
-                return "case " + std::to_string(i) + " has unknown family " + std::to_string(c.family);
-            CaseInfo ci;
-            ci.index = i;
-            ci.name = c.name;
-            ci.family = static_cast<Family>(c.family);
-            ci.operation_type = str_or_empty(c.operation_type);
-            ci.precision = str_or_empty(c.precision);
-            ci.shape.assign(c.shape, c.shape + c.rank);
-            ci.flops = c.flops;
-            ci.bytes = c.bytes;
-            ci.fusion_pattern = str_or_empty(c.fusion_pattern);
-            ci.fusion_role = c.fusion_role == CALIB_ROLE_FUSED     ? FusionRole::fused
-                             : c.fusion_role == CALIB_ROLE_UNFUSED ? FusionRole::unfused
-                                                                   : FusionRole::none;
-            ci.fusion_group = str_or_empty(c.fusion_group);
-            ci.quick = (c.flags & CALIB_CASE_QUICK) != 0;
-            ci.params = copy_params(c.params, c.param_count);
-            rec.cases.push_back(std::move(ci));
-        }
-
-        // get_peaks is optional: present only when the table is long enough and it is non-NULL.
-        if (CALIB_HAS_FIELD(calib_plugin_api, get_peaks, std::min<std::size_t>(api_.struct_size, sizeof api_)) &&
-            api_.get_peaks != nullptr) {
-            uint32_t count = 0;
-            if (api_.get_peaks(ctx_, nullptr, 0, &count) == CALIB_OK && count > 0) {
-                count = std::min<uint32_t>(count, 256);
-                std::vector<calib_peak_info> peaks(count);
-                for (auto& p : peaks) p.struct_size = CALIB_STRUCT_SIZE(calib_peak_info, formula);
-                uint32_t total = 0;
-                if (api_.get_peaks(ctx_, peaks.data(), count, &total) == CALIB_OK) {
-                    for (uint32_t i = 0; i < std::min(count, total); ++i)
-                        rec.peaks.push_back({str_or_empty(peaks[i].precision), peaks[i].gflops,
-                                             peaks[i].bandwidth_gbps, str_or_empty(peaks[i].formula)});
-                }
-            }
-        }
-        return {};
-    }
-
-    void handle_prepare(uint32_t id, uint32_t index) {
-        if (!initialised_) return status_error(CALIB_ERROR, "no plugin is open");
-        if (index >= case_count_) return status_error(CALIB_INVALID_ARGUMENT, "case index " + std::to_string(index) + " out of range");
-        if (instances_.count(id) != 0) return status_error(CALIB_INVALID_ARGUMENT, "instance id in use");
-        char err[1024] = "";
-        void* inst = nullptr;
-        calib_status st = api_.prepare(ctx_, index, &inst, calib_message{err, sizeof err});
-        if (st != CALIB_OK) return status_error(st, err[0] != '\0' ? err : "prepare failed");
-        calib_instance_info ii{};
-        ii.struct_size = CALIB_STRUCT_SIZE(calib_instance_info, params);
-        st = api_.get_instance_info(ctx_, inst, &ii);
-        if (st != CALIB_OK) {
-            api_.release(ctx_, inst);
-            return status_error(st, "get_instance_info failed");
-        }
-        InstanceInfo info;
-        info.implementation = str_or_empty(ii.implementation);
-        info.reference_fallback = ii.reference_fallback != 0;
-        info.verified = ii.verified != 0;
-        info.max_abs_error = ii.max_abs_error;
-        info.tolerance = ii.tolerance;
-        info.params = copy_params(ii.params, ii.param_count);
-        instances_[id] = inst;
-        wire::Writer w(wire::Type::prepared);
-        wire::put_instance(w, info);
-        send(std::move(w));
-    }
-
-    void handle_run(uint32_t id, uint64_t iterations) {
-        auto it = instances_.find(id);
-        if (it == instances_.end()) return status_error(CALIB_INVALID_ARGUMENT, "unknown instance " + std::to_string(id));
-        if (iterations == 0) return status_error(CALIB_INVALID_ARGUMENT, "iterations must be at least 1");
-        char err[1024] = "";
-        double seconds = 0;
-        calib_status st = api_.run(ctx_, it->second, iterations, &seconds, calib_message{err, sizeof err});
-        if (st != CALIB_OK) return status_error(st, err[0] != '\0' ? err : "run failed");
-        send(std::move(wire::Writer(wire::Type::ran).f64(seconds)));
-    }
-
-    void handle_release(uint32_t id) {
-        auto it = instances_.find(id);
-        if (it == instances_.end()) return;  // e.g. an instance of a previous worker: nothing to do
-        api_.release(ctx_, it->second);
-        instances_.erase(it);
-    }
-
-    void close_plugin() {
-        if (initialised_) {
-            for (auto& [id, inst] : instances_) api_.release(ctx_, inst);
-            instances_.clear();
-            api_.shutdown(ctx_);
-            initialised_ = false;
-            ctx_ = nullptr;
-        }
-    }
-
-    int in_, out_;
-    std::mutex write_mutex_;
-    calib_host_services services_{};
-    boost::dll::shared_library lib_;
-    calib_plugin_api api_{};
-    void* ctx_ = nullptr;
-    bool initialised_ = false;
-    uint32_t case_count_ = 0;
-    std::map<uint32_t, void*> instances_;
-};
+std::string message_of(const char* buf, std::size_t capacity) { return std::string(buf, ::strnlen(buf, capacity)); }
 
 }  // namespace
+
+namespace detail {
+
+using contract::status_name;
+
+std::string with_status(const char* what, calib_status st, const char* msg) {
+    std::string s = std::string(what) + " failed with status " + std::to_string(st);
+    if (msg != nullptr && *msg != '\0') s += ": " + std::string(msg);
+    return s;
+}
+
+Worker::Worker(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {
+    services_.struct_size = CALIB_STRUCT_SIZE(calib_host_services, is_cancelled);
+    services_.reserved = 0;
+    services_.host_ctx = this;
+    services_.log = &Worker::log_thunk;
+    services_.is_cancelled = [](void*) -> int32_t { return g_cancelled.load(); };
+}
+
+int Worker::serve() {
+    std::string body;
+    for (;;) {
+        uint32_t n = 0;
+        if (!read_exact(in_, reinterpret_cast<char*>(&n), 4)) return 0;  // host closed: done
+        if (n == 0 || n > wire::max_frame) return 2;
+        body.resize(n);
+        if (!read_exact(in_, body.data(), n)) return 2;
+        auto type = static_cast<wire::Type>(static_cast<uint8_t>(body[0]));
+        wire::Reader r(std::string_view(body).substr(1));
+        int code = 0;
+        try {
+            if (!dispatch(type, r, code)) return code;
+        } catch (const wire::ProtocolError&) {
+            return 2;
+        } catch (const std::exception& e) {
+            if (check_.empty()) throw;  // outside check: as before, the worker dies of it
+            // check: a FAIL, and a reply that ends the check (every check reply reads 0 as "stop").
+            verdict(CheckEventKind::fail, std::string("an exception crossed the ABI boundary: ") + e.what());
+            send(std::move(wire::Writer(wire::Type::check_reply).u8(0).u8(0)));
+        }
+    }
+}
+
+bool Worker::dispatch(wire::Type type, wire::Reader& r, int& code) {
+    switch (type) {
+        case wire::Type::open: handle_open(r.str()); return true;
+        case wire::Type::prepare: {
+            uint32_t id = r.u32();
+            handle_prepare(id, r.u32());
+            return true;
+        }
+        case wire::Type::run: {
+            uint32_t id = r.u32();
+            handle_run(id, r.u64());
+            return true;
+        }
+        case wire::Type::release:
+            handle_release(r.u32());
+            send(wire::Writer(wire::Type::ack));
+            return true;
+        case wire::Type::shutdown:
+            close_plugin();
+            send(wire::Writer(wire::Type::ack));
+            code = 0;
+            return false;
+        case wire::Type::check_open: handle_check_open(r.str()); return true;
+        case wire::Type::check_case: {
+            uint32_t id = r.u32();
+            uint32_t index = r.u32();
+            handle_check_case(id, index, r.u8() != 0);
+            return true;
+        }
+        case wire::Type::check_tail: handle_check_tail(); return true;
+        default: code = 2; return false;
+    }
+}
+
+void Worker::send(wire::Writer&& w) {
+    std::string frame = w.finish();
+    std::lock_guard<std::mutex> lock(write_mutex_);  // log() may come from plugin threads
+    if (!wire::write_all(out_, frame.data(), frame.size())) std::_Exit(3);  // host gone
+}
+
+void Worker::log_thunk(void* ctx, calib_log_level level, const char* message) {
+    auto* self = static_cast<Worker*>(ctx);
+    self->send(std::move(wire::Writer(wire::Type::log).i32(level).str(str_or_empty(message))));
+}
+
+void Worker::open_failed(RejectReason reason, const std::string& message, calib_status status) {
+    send(std::move(wire::Writer(wire::Type::open_failed).u8(static_cast<uint8_t>(reason)).i32(status).str(message)));
+}
+
+void Worker::status_error(calib_status status, const std::string& message) {
+    send(std::move(wire::Writer(wire::Type::status_error).i32(status).str(message)));
+}
+
+std::string Worker::load(const std::string& path) {
+    boost::dll::fs::error_code ec;
+    lib_.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    if (!ec && lib_.is_loaded()) return {};
+    const char* why = ::dlerror();
+    return "dlopen failed: " + (why != nullptr ? std::string(why) : ec.message());
+}
+
+std::string Worker::find_table(const calib_plugin_api*& table, RejectReason& reason) {
+    table = nullptr;
+    reason = RejectReason::no_entry_symbol;
+    if (!lib_.has(CALIB_PLUGIN_ENTRY_SYMBOL)) return CALIB_PLUGIN_ENTRY_SYMBOL " is not exported";
+    auto& entry = lib_.get<const calib_plugin_api*()>(CALIB_PLUGIN_ENTRY_SYMBOL);
+    reason = RejectReason::bad_table;
+    const calib_plugin_api* t = entry();
+    if (t == nullptr) return CALIB_PLUGIN_ENTRY_SYMBOL "() returned NULL";
+    if (entry() != t) return CALIB_PLUGIN_ENTRY_SYMBOL "() returns a different table on each call";
+    table = t;
+    reason = RejectReason::none;
+    return {};
+}
+
+std::string Worker::judge_table(const calib_plugin_api& t, RejectReason& reason) const {
+    reason = RejectReason::bad_table;
+    if (std::string why = contract::version_problem(t); !why.empty()) {
+        if (t.struct_size >= CALIB_STRUCT_SIZE(calib_plugin_api, abi_minor)) reason = RejectReason::abi_major_mismatch;
+        return why;
+    }
+    if (std::string why = contract::table_size_problem(t); !why.empty()) return why;
+    if (std::string missing = contract::missing_functions(t); !missing.empty()) return "NULL: " + missing;
+    if (std::string why = contract::metadata_problems(t); !why.empty()) return why;
+    reason = RejectReason::none;
+    return {};
+}
+
+void Worker::adopt_table(const calib_plugin_api& t) {
+    // Our copy: the plugin's bytes up to its struct_size, zero beyond (optional members absent).
+    api_ = calib_plugin_api{};
+    std::memcpy(&api_, &t, std::min<std::size_t>(t.struct_size, sizeof api_));
+}
+
+bool Worker::has_get_peaks() const {
+    return CALIB_HAS_FIELD(calib_plugin_api, get_peaks, std::min<std::size_t>(api_.struct_size, sizeof api_)) &&
+           api_.get_peaks != nullptr;
+}
+
+void Worker::handle_open(const std::string& path) {
+    if (lib_.is_loaded()) return status_error(CALIB_ERROR, "a plugin is already open in this worker");
+    if (std::string why = load(path); !why.empty()) return open_failed(RejectReason::not_a_library, why);
+    const calib_plugin_api* table = nullptr;
+    RejectReason reason = RejectReason::none;
+    if (std::string why = find_table(table, reason); !why.empty()) return open_failed(reason, why);
+    if (std::string why = judge_table(*table, reason); !why.empty()) return open_failed(reason, why);
+    adopt_table(*table);
+
+    char err[1024] = "";
+    calib_status st = api_.init(&services_, &ctx_, calib_message{err, sizeof err});
+    if (st != CALIB_OK) return open_failed(RejectReason::init_failed, with_status("init", st, err), st);
+    initialised_ = true;
+
+    PluginRecord rec;
+    std::string failure = describe(rec);
+    if (!failure.empty()) {
+        close_plugin();
+        return open_failed(RejectReason::init_failed, failure);
+    }
+    wire::Writer w(wire::Type::opened);
+    wire::put_record(w, rec);
+    send(std::move(w));
+}
+
+std::string Worker::read_device(PluginRecord& rec) {
+    Guarded<calib_device_info> g(kDeviceSize);
+    calib_status s = api_.get_device(ctx_, g.ptr());
+    // A host of an older minor may pass a smaller struct: nothing past its size may change.
+    Guarded<calib_device_info> small(sizeof(uint32_t));
+    api_.get_device(ctx_, small.ptr());
+    const calib_device_info d = g.value();
+    if (s != CALIB_OK) return "returned " + std::string(status_name(s));
+    if (long at = g.touched_from(kDeviceSize); at >= 0)
+        return "wrote byte " + std::to_string(at) + ", beyond struct_size " + std::to_string(kDeviceSize);
+    if (long at = small.touched_from(sizeof(uint32_t)); at >= 0)
+        return "with struct_size 4 it still wrote byte " + std::to_string(at);
+    if (d.struct_size != kDeviceSize) return "changed struct_size";
+    if (std::string why = contract::device_problems(d); !why.empty()) return why;
+    rec.device_kind = d.kind == CALIB_DEVICE_CPU ? DeviceKind::cpu : d.kind == CALIB_DEVICE_GPU ? DeviceKind::gpu : DeviceKind::other;
+    rec.device_name = d.name;
+    rec.device_available = d.available != 0;
+    rec.unavailable_reason = rec.device_available ? "" : d.unavailable_reason;
+    return {};
+}
+
+std::string Worker::read_case(uint32_t i, CaseInfo& out) {
+    Guarded<calib_case_info> g(kCaseSize);
+    char err[512] = "";
+    calib_status s = api_.get_case(ctx_, i, g.ptr(), calib_message{err, sizeof err});
+    const std::string at_i = "get_case(" + std::to_string(i) + ")";
+    if (s != CALIB_OK) return at_i + " returned " + contract::status_text(s, message_of(err, sizeof err));
+    if (long at = g.touched_from(kCaseSize); at >= 0)
+        return at_i + " wrote byte " + std::to_string(at) + ", beyond struct_size " + std::to_string(kCaseSize);
+    const calib_case_info c = g.value();
+    if (std::string why = contract::case_problems(c); !why.empty())
+        return "case " + std::to_string(i) + (c.name != nullptr && *c.name != '\0' ? " '" + std::string(c.name) + "'" : "") +
+               ": " + why;
+    out = case_of(i, c);
+    return {};
+}
+
+std::string Worker::read_cases(std::vector<CaseInfo>& out) {
+    out.clear();
+    const uint32_t count = api_.case_count(ctx_);
+    if (count > contract::kMaxCases) return "implausible case_count " + std::to_string(count);
+    for (uint32_t i = 0; i < count; ++i) {
+        CaseInfo c;
+        if (std::string why = read_case(i, c); !why.empty()) return why;
+        out.push_back(std::move(c));
+    }
+    return {};
+}
+
+std::string Worker::read_peaks(std::vector<PeakInfo>& out) {
+    out.clear();
+    uint32_t count = UINT32_MAX;
+    calib_status s = api_.get_peaks(ctx_, nullptr, 0, &count);
+    if (s != CALIB_OK) return "get_peaks(NULL, 0) returned " + std::string(status_name(s));
+    if (count > contract::kMaxPeaks) return "implausible peak count " + std::to_string(count);
+    Guarded<calib_peak_info, contract::kMaxPeaks> g(kPeakSize, count);
+    uint32_t again = 0;
+    s = api_.get_peaks(ctx_, g.ptr(), count, &again);
+    if (s != CALIB_OK) return "get_peaks returned " + std::string(status_name(s));
+    if (again != count) return "peak count changed between calls";
+    for (uint32_t i = 0; i < count; ++i) {
+        const calib_peak_info p = g.value(i);
+        if (std::string why = contract::peak_problems(p); !why.empty()) return "peak " + std::to_string(i) + " " + why;
+        out.push_back({p.precision, p.gflops, p.bandwidth_gbps, p.formula});
+    }
+    if (long at = g.touched_from(count * sizeof(calib_peak_info)); at >= 0)
+        return "wrote byte " + std::to_string(at) + ", beyond the " + std::to_string(count) + " entries";
+    return {};
+}
+
+std::string Worker::read_instance(void* instance, InstanceInfo& out) {
+    Guarded<calib_instance_info> g(kInstanceSize);
+    calib_status s = api_.get_instance_info(ctx_, instance, g.ptr());
+    if (s != CALIB_OK) return "get_instance_info returned " + std::string(status_name(s));
+    if (long at = g.touched_from(kInstanceSize); at >= 0)
+        return "get_instance_info wrote byte " + std::to_string(at) + ", beyond struct_size " + std::to_string(kInstanceSize);
+    const calib_instance_info ii = g.value();
+    if (std::string why = contract::instance_problems(ii); !why.empty()) return "get_instance_info: " + why;
+    out.implementation = ii.implementation;
+    out.reference_fallback = ii.reference_fallback != 0;
+    out.verified = ii.verified != 0;
+    out.max_abs_error = ii.max_abs_error;
+    out.tolerance = ii.tolerance;
+    out.params = copy_params(ii.params, ii.param_count);
+    return {};
+}
+
+// Copy everything the plugin says about itself into host-side values. "" on success.
+std::string Worker::describe(PluginRecord& rec) {
+    rec.id = api_.id;
+    rec.name = api_.name;
+    rec.version = api_.version;
+    rec.vendor = api_.vendor;
+    rec.description = api_.description;
+    rec.abi_major = api_.abi_major;
+    rec.abi_minor = api_.abi_minor;
+    if (std::string why = read_device(rec); !why.empty()) return "get_device " + why;
+    if (std::string why = read_cases(rec.cases); !why.empty()) return why;
+    if (std::string why = contract::duplicate_names(rec.cases); !why.empty()) return why;
+    if (std::string why = contract::fusion_pair_problems(rec.cases); !why.empty()) return why;
+    cases_ = rec.cases;
+    case_count_ = static_cast<uint32_t>(rec.cases.size());
+    // get_peaks is optional: present only when the table is long enough and it is non-NULL.
+    if (has_get_peaks())
+        if (std::string why = read_peaks(rec.peaks); !why.empty()) return "get_peaks: " + why;
+    return {};
+}
+
+void Worker::handle_prepare(uint32_t id, uint32_t index) {
+    if (!initialised_) return status_error(CALIB_ERROR, "no plugin is open");
+    if (index >= case_count_) return status_error(CALIB_INVALID_ARGUMENT, "case index " + std::to_string(index) + " out of range");
+    if (instances_.count(id) != 0) return status_error(CALIB_INVALID_ARGUMENT, "instance id in use");
+    char err[1024] = "";
+    void* inst = nullptr;
+    calib_status st = api_.prepare(ctx_, index, &inst, calib_message{err, sizeof err});
+    if (st != CALIB_OK) return status_error(st, err[0] != '\0' ? err : "prepare failed");
+    InstanceInfo info;
+    if (std::string why = read_instance(inst, info); !why.empty()) {
+        api_.release(ctx_, inst);
+        return status_error(CALIB_ERROR, why);
+    }
+    instances_[id] = inst;
+    wire::Writer w(wire::Type::prepared);
+    wire::put_instance(w, info);
+    send(std::move(w));
+}
+
+calib_status Worker::run_instance(void* instance, uint64_t iterations, double& seconds, std::string& message) {
+    char err[1024] = "";
+    seconds = 0;
+    calib_status st = api_.run(ctx_, instance, iterations, &seconds, calib_message{err, sizeof err});
+    message = message_of(err, sizeof err);
+    return st;
+}
+
+void Worker::handle_run(uint32_t id, uint64_t iterations) {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) return status_error(CALIB_INVALID_ARGUMENT, "unknown instance " + std::to_string(id));
+    if (iterations == 0) return status_error(CALIB_INVALID_ARGUMENT, "iterations must be at least 1");
+    double seconds = 0;
+    std::string message;
+    calib_status st = run_instance(it->second, iterations, seconds, message);
+    if (st != CALIB_OK) return status_error(st, !message.empty() ? message : "run failed");
+    send(std::move(wire::Writer(wire::Type::ran).f64(seconds)));
+}
+
+void Worker::handle_release(uint32_t id) {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) return;  // e.g. an instance of a previous worker: nothing to do
+    api_.release(ctx_, it->second);
+    instances_.erase(it);
+}
+
+void Worker::close_plugin() {
+    if (initialised_) {
+        for (auto& [id, inst] : instances_) api_.release(ctx_, inst);
+        instances_.clear();
+        api_.shutdown(ctx_);
+        initialised_ = false;
+        ctx_ = nullptr;
+    }
+}
+
+}  // namespace detail
 
 // Measurement policy for OpenMP, unless the user chose otherwise. Threads spin between back-to-back
 // parallel regions: sleeping threads (OMP_WAIT_POLICY=passive, and at times libgomp's default) made a
@@ -369,7 +434,7 @@ int worker_main(int in_fd, int out_fd) {
     ::sigaction(SIGINT, &sa, nullptr);
     int code = 0;
     {
-        Worker worker(in_fd, out_fd);
+        detail::Worker worker(in_fd, out_fd);
         code = worker.serve();
     }
     std::fflush(nullptr);

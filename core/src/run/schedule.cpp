@@ -2,29 +2,11 @@
 // policy, release), then the end-of-run pass for cases timed off the reference CPU placement.
 #include <algorithm>
 
-#include "calib/abi.h"
 #include "calib/core/placement.hpp"
 #include "stages.hpp"
 
 namespace calib::core::detail {
 namespace {
-
-std::string status_of(const WorkerFailure& f) {
-    switch (f.kind) {
-        case FailureKind::crashed: return "crashed";
-        case FailureKind::timed_out: return "timed_out";
-        case FailureKind::exited: return "exited";
-        case FailureKind::protocol: return "failed";
-        case FailureKind::error: break;
-    }
-    switch (f.status) {
-        case CALIB_UNSUPPORTED: return "unsupported";
-        case CALIB_VERIFICATION_FAILED: return "verification_failed";
-        case CALIB_UNAVAILABLE: return "unavailable";
-        case CALIB_CANCELLED: return "cancelled";
-        default: return "failed";
-    }
-}
 
 // Fraction of an ok outcome's kept samples that were timed displaced (pairs: the fused side's count,
 // which equals the unfused side's); 0 when none or not ok.
@@ -113,7 +95,7 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
         }
     } catch (const WorkerFailure& f) {
         // A second interrupt kills the worker: that is a cancellation, not a crash.
-        out.status = cancel_.load() ? "cancelled" : status_of(f);
+        out.status = cancel_.load() ? "cancelled" : failure_status(f);
         out.message = f.what();
     } catch (const std::exception& e) {
         out.status = "failed";

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,11 +44,17 @@ const char* to_string(FailureKind k);
 // A failure of a worker call. For kind == error, `status` holds the plugin's calib_status.
 struct WorkerFailure : std::runtime_error {
     FailureKind kind;
-    int status = 0;  // calib_status for errors
-    int signal = 0;  // for crashed
+    int status = 0;      // calib_status for errors
+    int signal = 0;      // for crashed
+    int exit_code = -1;  // for exited
     WorkerFailure(FailureKind k, const std::string& message, int status_ = 0, int signal_ = 0)
         : std::runtime_error(message), kind(k), status(status_), signal(signal_) {}
 };
+
+// The case status a run records for a failure: "crashed", "timed_out", "exited", "unsupported",
+// "verification_failed", "unavailable", "cancelled" or "failed" (from the one status table of
+// plugin_contract.hpp).
+const char* failure_status(const WorkerFailure& f);
 
 struct WorkerOptions {
     std::filesystem::path host_executable;  // the calib-host binary (empty: /proc/self/exe)
@@ -88,6 +95,31 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// ---- conformance check (`calib-host check`) ----------------------------------------------------------
+// The worker runs the plugin through the contract of plugin_contract.hpp (the rules it also applies
+// when it opens a library for a scan or run) plus behaviour checks (stable case list, out-of-range
+// indices, run(0), release); the host times run() through the worker's run path to check that time
+// grows with iterations. Each check begins, then ends PASS, FAIL or SKIP; plugin log lines come as
+// `log` events (only with verbose). A worker that dies, exits or hangs ends the check with one FAIL
+// event whose `check` is empty and whose detail says what happened and during which check.
+enum class CheckEventKind { begin, pass, fail, skip, log };
+struct CheckEvent {
+    CheckEventKind kind;
+    std::string check;
+    std::string detail;
+};
+struct CheckOptions {
+    bool all_cases = false;  // run every case, not only the cheapest of each kind
+    bool verbose = false;    // deliver the plugin's log lines
+    double timeout_seconds = 300;
+    std::filesystem::path host_executable;  // the calib-host binary (empty: /proc/self/exe)
+};
+struct CheckTally {
+    int pass = 0, fail = 0, skip = 0;
+};
+CheckTally check_plugin(const std::filesystem::path& library, const CheckOptions& options,
+                        const std::function<void(const CheckEvent&)>& on_event);
 
 // SIGKILL every live worker of this process. Async-signal-safe: for a second interrupt.
 void kill_all_workers() noexcept;

@@ -33,6 +33,7 @@ struct CaseInfo {
     std::string fusion_group;
     bool quick = false;
     ParamList params;
+    bool operator==(const CaseInfo&) const = default;
 };
 
 struct InstanceInfo {
