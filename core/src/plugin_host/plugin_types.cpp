@@ -41,8 +41,14 @@ const char* to_string(RejectReason r) {
         case RejectReason::timed_out: return "timed_out";
         case RejectReason::exited: return "exited";
         case RejectReason::insecure: return "insecure";
+        case RejectReason::duplicate: return "duplicate";
     }
     return "unknown";
+}
+
+const char* status_of(const PluginRecord& p) {
+    if (p.loaded) return "loaded";
+    return p.reason_code == RejectReason::duplicate ? "duplicate" : "rejected";
 }
 
 }  // namespace calib::core

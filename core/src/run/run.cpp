@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <map>
 
 #include "calib/core/placement.hpp"
 #include "stages.hpp"
@@ -98,6 +99,7 @@ RunOptions run_preset(Preset p) {
 std::vector<PluginRecord> scan_all(const DiscoveryOptions& discovery, const WorkerOptions& worker,
                                    ProgressSink* progress) {
     std::vector<PluginRecord> out;
+    std::map<std::string, std::string> loaded_from;  // plugin id -> the path it was loaded from
     for (const auto& cand : discover(discovery)) {
         PluginRecord rec;
         if (cand.insecure) {
@@ -106,6 +108,17 @@ std::vector<PluginRecord> scan_all(const DiscoveryOptions& discovery, const Work
             rec.reason = cand.insecure_reason + " (use --allow-insecure-plugins to load it anyway)";
         } else {
             rec = scan_plugin(cand.path, worker);
+        }
+        // One plugin per id: the first found in the search order wins (docs/cli.md), so a copy of a
+        // built-in in a --plugins folder replaces it instead of running beside it.
+        if (rec.loaded) {
+            auto [first, fresh] = loaded_from.emplace(rec.id, rec.path);
+            if (!fresh) {
+                rec.loaded = false;
+                rec.reason_code = RejectReason::duplicate;
+                rec.duplicate_of = first->second;
+                rec.reason = "plugin id " + rec.id + " is already loaded from " + first->second;
+            }
         }
         if (progress != nullptr) progress->plugin_scanned(rec);
         out.push_back(std::move(rec));

@@ -281,3 +281,32 @@ TEST_CASE("displaced cases are deferred or measured again at the end of the run"
             if (c.status == "ok") CHECK(c.placement_retry.empty());
     }
 }
+
+// One record per case: the same plugin id found in two folders is loaded from the first only (the search
+// order: --plugins folders in order, then CALIB_PLUGIN_PATH, then the built-in folder); the other copy is
+// listed as a duplicate naming the path it lost to, and runs nothing.
+TEST_CASE("the same plugin id in two folders runs once: the first found wins", "[run][duplicates]") {
+    Folder first, second;
+    fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", first.dir / "fixture_good.so");
+    fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", second.dir / "a_copy.so");
+    RunOptions o = fixture_options(first.dir);
+    o.discovery.plugin_dirs = {second.dir, first.dir};  // the copy's folder is searched first
+    o.placement_guard = false;
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 2);
+    CHECK(plugins[0].loaded);
+    CHECK(plugins[0].path == (second.dir / "a_copy.so").string());
+    CHECK_FALSE(plugins[1].loaded);
+    CHECK(plugins[1].reason_code == RejectReason::duplicate);
+    CHECK(plugins[1].duplicate_of == plugins[0].path);
+    CHECK(std::string(status_of(plugins[1])) == "duplicate");
+    CHECK(plugins[1].reason.find(plugins[0].path) != std::string::npos);
+
+    std::atomic<bool> cancel{false};
+    RunResult r = run_calibration(o, plugins, cancel);
+    REQUIRE_FALSE(r.outcomes.empty());
+    for (const auto& c : r.outcomes) CHECK(c.plugin_path == plugins[0].path);
+    Profile p = build_profile(r, o);
+    for (const auto& [key, rec] : p.operation_profiles) CHECK(key.find('#') == std::string::npos);
+    for (const auto& [key, rec] : p.fusion_profiles) CHECK(key.find('#') == std::string::npos);
+}

@@ -64,14 +64,16 @@ enum class RejectReason {
     timed_out,          // ... or hung
     exited,             // ... or called exit()
     insecure,           // group/world-writable file or folder
+    duplicate,          // its id was loaded already from a file found earlier (PluginRecord::duplicate_of)
 };
 const char* to_string(RejectReason r);
 
 struct PluginRecord {
     std::string path;
-    bool loaded = false;  // status "loaded" vs "rejected"
+    bool loaded = false;  // status "loaded" vs "rejected" or "duplicate" (status_of below)
     RejectReason reason_code = RejectReason::none;
     std::string reason;  // human-readable; empty when loaded
+    std::string duplicate_of;  // duplicate: the path of the copy that was loaded
     std::string id, name, version, vendor, description;
     uint16_t abi_major = 0, abi_minor = 0;
     DeviceKind device_kind = DeviceKind::other;
@@ -81,5 +83,8 @@ struct PluginRecord {
     std::vector<CaseInfo> cases;
     std::vector<PeakInfo> peaks;
 };
+
+// "loaded", "duplicate" (the same id loaded from an earlier file) or "rejected".
+const char* status_of(const PluginRecord& p);
 
 }  // namespace calib::core
