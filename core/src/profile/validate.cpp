@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "calib/vocabulary.h"
 #include "reader.hpp"
 
 namespace calib::core {
@@ -13,8 +14,15 @@ namespace {
 
 constexpr const char* kStatuses[] = {"ok",      "failed",    "unsupported", "verification_failed",
                                      "crashed", "timed_out", "exited"};
-constexpr const char* kPrecisions[] = {"fp64", "fp32", "fp16",  "fp8",   "fp8_e4m3", "fp8_e5m2",
-                                       "fp4",  "bf16", "int32", "int16", "int8",     "int4"};
+
+// A record's precision must be one the origin knows (calib/vocabulary.h; tf32 is a math precision,
+// recorded on fp32 storage).
+bool origin_precision(std::string_view s) {
+#define CALIB_ORIGIN(name, origin) {name, origin},
+    static constexpr std::pair<std::string_view, int> all[] = {CALIB_PRECISIONS(CALIB_ORIGIN)};
+#undef CALIB_ORIGIN
+    return std::any_of(std::begin(all), std::end(all), [&](const auto& p) { return p.second == 1 && p.first == s; });
+}
 
 bool near_rel(double a, double b, double rel, double abs_tol = 0) {
     if (a == b) return true;
@@ -48,7 +56,7 @@ std::string check_extra_params(const json::object& ep, const std::string& path,
     if (const auto* p = ep.if_contains("precision")) {
         if (!p->is_string())
             out.push_back(child_path(path, "precision") + ": expected string, got " + detail::kind_name(*p));
-        else if (!one_of(p->get_string(), kPrecisions))
+        else if (!origin_precision(p->get_string()))
             out.push_back(child_path(path, "precision") + ": unknown precision \"" +
                           std::string(p->get_string()) + "\"");
     }
