@@ -83,7 +83,6 @@ struct PrecisionResult {
 };
 PrecisionResult precisions(const RunResult& r, const std::string& hardware_name, const Judge& judge,
                            const BestByPrecision& best);
-PluginEntry plugin_entry(const PluginRecord& pl);  // the plugin's own fields, without run figures
 std::vector<PluginEntry> plugin_entries(const RunResult& r);
 std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& failed);
 RunSection run_section(const RunResult& r, const RunOptions& o);

@@ -160,10 +160,15 @@ std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& fail
     return out;
 }
 
+}  // namespace calib::core::build
+
+namespace calib::core {
+
 PluginEntry plugin_entry(const PluginRecord& pl) {
     PluginEntry j;
     j.path = pl.path;
     j.status = pl.loaded ? "loaded" : "rejected";
+    using build::if_set;
     j.reason_code = if_set(!pl.loaded, to_string(pl.reason_code));
     j.reason = if_set(!pl.loaded, pl.reason);
     j.id = pl.id;
@@ -176,6 +181,10 @@ PluginEntry plugin_entry(const PluginRecord& pl) {
     j.cases = static_cast<int64_t>(pl.cases.size());
     return j;
 }
+
+}  // namespace calib::core
+
+namespace calib::core::build {
 
 std::vector<PluginEntry> plugin_entries(const RunResult& r) {
     std::vector<PluginEntry> out;
@@ -200,7 +209,7 @@ json::object host_section(const HostInfo& h) {
 PeaksSection peaks_section(const PeakTable& t) {
     PeaksSection s;
     for (const auto& p : t.compute) s.compute.emplace_back(p.precision, PeakEntry{p.gflops, p.source, p.formula});
-    s.bandwidth = {t.bandwidth.gbps, t.bandwidth.source, t.bandwidth.formula};
+    s.bandwidth = BandwidthEntry{t.bandwidth.gbps, t.bandwidth.source, t.bandwidth.formula};
     return s;
 }
 

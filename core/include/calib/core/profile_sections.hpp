@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "calib/core/plugin_types.hpp"
 #include "calib/core/profile.hpp"
 
 namespace calib::core {
@@ -33,7 +34,7 @@ struct BandwidthEntry {
 };
 struct PeaksSection {
     NamedList<PeakEntry> compute;  // by precision
-    BandwidthEntry bandwidth;
+    std::optional<BandwidthEntry> bandwidth;
 };
 
 // "plugins": one entry per candidate file, loaded or rejected.
@@ -138,7 +139,7 @@ struct CalibSections {
     MemoryHierarchy memory_hierarchy;
     std::vector<boost::json::object> memory_sweep;
     std::vector<FailedCase> failed_cases;
-    RunSection run;
+    std::optional<RunSection> run;  // always written; absent only in a profile from elsewhere
     std::optional<NamedList<PrecisionSupport>> precision_support;
 };
 
@@ -153,5 +154,9 @@ void write_sections(const CalibSections& s, Profile& p);
 // profile still renders.
 PrecisionMatrix read_precision_matrix(const Profile& p);
 CalibSections read_sections(const Profile& p);
+
+// A plugin's own fields as the profile lists them (status, identity, ABI, device, case count), without
+// the run's figures. Defined in the run unit (calib_core_run), which knows the plugin records.
+PluginEntry plugin_entry(const PluginRecord& pl);
 
 }  // namespace calib::core
