@@ -138,7 +138,7 @@ std::map<std::string, std::ostringstream> write_points(Chart& c, const core::Pro
     std::map<std::string, std::ostringstream> points;
     for (const auto& [key, r] : p.operation_profiles) {
         if (r.measured_gflops <= 0 || r.arithmetic_intensity <= 0) continue;
-        std::string prec = str(r.extra_params, "precision", "fp32");
+        const std::string prec = core::read_extras(r).origin.precision;
         if (!c.prec_colour.count(prec)) c.prec_colour[prec] = colour(c.colours_used++);
         points[prec] << "<circle cx=\"" << fmt(c.ax.X(r.arithmetic_intensity)) << "\" cy=\""
                      << fmt(c.ax.Y(r.measured_gflops)) << "\" r=\"4\"><title>" << esc(key) << ": "

@@ -106,6 +106,7 @@ struct MatmulRow {
     std::string precision, shape;
     double elems;
     const core::OperationRecord* r;
+    core::OperationExtras x;
 };
 
 // Matmul records by precision, then size; their warnings on the way.
@@ -113,14 +114,16 @@ std::vector<MatmulRow> matmul_rows(Report& rep) {
     std::vector<MatmulRow> rows;
     for (const auto& [key, r] : rep.p.operation_profiles) {
         if (r.operation_type != "matmul") continue;
-        const auto& e = r.extra_params;
+        const auto& e = r.extra_params;  // the case's own params: its size
         std::string shape = e.contains("matrix_size") ? str(e, "matrix_size") + "^3"
                                                       : str(e, "m") + "x" + str(e, "k") + "x" + str(e, "n");
-        rows.push_back({str(e, "precision", "fp32"), shape, num(e, "flops"), &r});
-        if (flag(e, "suspicious")) rep.warnings.push_back("efficiency above 100% (suspicious): " + key);
-        if (flag(e, "reference_fallback"))
-            rep.warnings.push_back("reference-kernel fallback: " + key + " (" + str(e, "implementation") + ")");
-        if (num(e, "displaced_samples") > 0) ++rep.displaced_records;
+        const core::OperationExtras x = core::read_extras(r);
+        rows.push_back({x.origin.precision, shape, x.judgement.flops.value_or(0), &r, x});
+        if (x.judgement.suspicious.value_or(false))
+            rep.warnings.push_back("efficiency above 100% (suspicious): " + key);
+        if (x.instance.reference_fallback)
+            rep.warnings.push_back("reference-kernel fallback: " + key + " (" + x.instance.implementation + ")");
+        if (x.samples.placement.displaced_samples > 0) ++rep.displaced_records;
     }
     std::stable_sort(rows.begin(), rows.end(), [](const MatmulRow& a, const MatmulRow& b) {
         return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
@@ -134,11 +137,11 @@ void print_matmul(Report& r) {
         r.os << "\nMatmul\n  " << pad("prec", 6) << pad("shape", 16) << rpad("GFLOPS", 9) << rpad("eff", 7)
              << rpad("median ms", 11) << rpad("p10-p90 ms", 20) << rpad("n", 5) << "  implementation\n";
         for (const auto& row : rows) {
-            const auto& e = row.r->extra_params;
+            const auto& st = row.x.samples;
             r.os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(fixed(row.r->measured_gflops), 9)
-                 << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(num(e, "median_latency_ms"), 3), 11)
-                 << rpad(fixed(num(e, "p10_latency_ms"), 3) + "-" + fixed(num(e, "p90_latency_ms"), 3), 20)
-                 << rpad(std::to_string(row.r->num_trials), 5) << "  " << str(e, "implementation") << "\n";
+                 << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(st.median_latency_ms, 3), 11)
+                 << rpad(fixed(st.p10_latency_ms, 3) + "-" + fixed(st.p90_latency_ms, 3), 20)
+                 << rpad(std::to_string(row.r->num_trials), 5) << "  " << row.x.instance.implementation << "\n";
         }
     }
     if (r.s.precision_support)
@@ -159,9 +162,9 @@ void print_memory(Report& r) {
 }
 
 void print_fusion_row(Report& rep, const std::string& key, const core::FusionRecord& r) {
-    const auto& e = r.extra_params;
+    const core::FusionExtras x = core::read_extras(r);
     const double s = r.speedup_factor;
-    const double lo = num(e, "speedup_ci_low"), hi = num(e, "speedup_ci_high");
+    const double lo = x.speedup_ci_low.value_or(0), hi = x.speedup_ci_high.value_or(0);
     std::string verdict = core::to_string(core::fusion_tier(s));
     if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
     std::string interval = "[";  // built in place (GCC 12 warns falsely on "[" + string)
@@ -169,11 +172,11 @@ void print_fusion_row(Report& rep, const std::string& key, const core::FusionRec
     interval += ", ";
     interval += fixed(hi, 2);
     interval += "]";
-    rep.os << "  " << pad(r.fusion_pattern, 20) << pad(str(e, "precision", "fp32"), 6)
+    rep.os << "  " << pad(r.fusion_pattern, 20) << pad(x.precision, 6)
            << pad(shape_text(r.input_shape), 16) << rpad(fixed(s, 2) + "x", 8) << rpad(interval, 17)
            << rpad(fixed(r.memory_reduction * 100) + "%", 9) << "  " << verdict << "\n";
-    if (flag(e, "reference_fallback")) rep.warnings.push_back("reference-kernel fallback in fusion " + key);
-    if (num(e, "displaced_samples") > 0) ++rep.displaced_records;
+    if (x.reference_fallback) rep.warnings.push_back("reference-kernel fallback in fusion " + key);
+    if (x.placement.displaced_samples > 0) ++rep.displaced_records;
 }
 
 void print_fusion(Report& r) {

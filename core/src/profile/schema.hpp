@@ -22,8 +22,9 @@ namespace calib::core::detail {
 
 namespace json = boost::json;
 
-// How a field is written when it has no value (an empty std::optional): left out, or written as null.
-enum class WhenEmpty { omit, null };
+// How a field is written. omit: an empty std::optional is left out; null: ... is written as null;
+// flatten: the member's own fields are written into (and read from) this object, not a nested one.
+enum class WhenEmpty { omit, null, flatten };
 
 template <class T, class M>
 struct Field {
@@ -91,6 +92,12 @@ json::object write_object(const T& obj) {
             auto one = [&](const auto& fd) {
                 const auto& m = obj.*(fd.member);
                 using M = std::decay_t<decltype(m)>;
+                if constexpr (has_schema<M>::value) {
+                    if (fd.when_empty == WhenEmpty::flatten) {
+                        for (auto& kv : write_object(m)) o[kv.key()] = std::move(kv.value());
+                        return;
+                    }
+                }
                 if constexpr (is_optional<M>::value) {
                     if (m) o[fd.name] = write_value(*m);
                     else if (fd.when_empty == WhenEmpty::null) o[fd.name] = nullptr;
@@ -120,7 +127,7 @@ public:
     // Every field of T's table, then (strict) the check for unknown keys.
     template <class T>
     void read_fields(T& obj) {
-        std::apply([&](const auto&... f) { (field(f.name, obj.*(f.member)), ...); }, Schema<T>::fields);
+        read_members(obj);
         if (mode_ == Mode::strict) finish();
     }
 
@@ -138,6 +145,22 @@ public:
     }
 
 private:
+    template <class T>
+    void read_members(T& obj) {
+        std::apply(
+            [&](const auto&... f) {
+                auto one = [&](const auto& fd) {
+                    auto& m = obj.*(fd.member);
+                    using M = std::decay_t<decltype(m)>;
+                    if constexpr (has_schema<M>::value) {
+                        if (fd.when_empty == WhenEmpty::flatten) return read_members(m);
+                    }
+                    field(fd.name, m);
+                };
+                (one(f), ...);
+            },
+            Schema<T>::fields);
+    }
     template <class M>
     void value(const json::value& v, const std::string& p, M& out) {
         if constexpr (is_optional<M>::value) {
@@ -307,6 +330,87 @@ struct Schema<FusionRecord> {
         field("memory_reduction", &T::memory_reduction), field("gflops_improvement", &T::gflops_improvement),
         field("input_shape", &T::input_shape), field("extra_params", &T::extra_params),
         field("num_trials", &T::num_trials));
+};
+
+template <>
+struct Schema<PlacementFacts> {
+    using T = PlacementFacts;
+    static constexpr auto fields = std::make_tuple(
+        field("discarded_samples", &T::discarded_samples), field("displaced_samples", &T::displaced_samples),
+        field("placement_wait_seconds", &T::placement_wait_seconds), field("placement_retry", &T::placement_retry));
+};
+template <>
+struct Schema<SampleFacts> {
+    using T = SampleFacts;
+    static constexpr auto fields = std::make_tuple(
+        field("case_seconds", &T::case_seconds), field("prepare_seconds", &T::prepare_seconds),
+        field("steal_seconds", &T::steal_seconds), field("median_latency_ms", &T::median_latency_ms),
+        field("p10_latency_ms", &T::p10_latency_ms), field("p90_latency_ms", &T::p90_latency_ms),
+        field("cv", &T::cv), field("robust_cv", &T::robust_cv), field("noise", &T::noise),
+        field("samples", &T::samples), field("iterations_per_sample", &T::iterations_per_sample),
+        field("stopping_reason", &T::stopping_reason), field("", &T::placement, WhenEmpty::flatten));
+};
+template <>
+struct Schema<CaseOrigin> {
+    using T = CaseOrigin;
+    static constexpr auto fields =
+        std::make_tuple(field("operation", &T::operation), field("precision", &T::precision),
+                        field("device", &T::device), field("plugin", &T::plugin), field("case", &T::case_name));
+};
+template <>
+struct Schema<InstanceFacts> {
+    using T = InstanceFacts;
+    static constexpr auto fields = std::make_tuple(
+        field("implementation", &T::implementation), field("reference_fallback", &T::reference_fallback),
+        field("verified", &T::verified), field("max_abs_error", &T::max_abs_error));
+};
+template <>
+struct Schema<Judgement> {
+    using T = Judgement;
+    static constexpr auto fields = std::make_tuple(
+        field("flops", &T::flops), field("bytes", &T::bytes), field("peak_gflops", &T::peak_gflops),
+        field("peak_bandwidth_gbps", &T::peak_bandwidth_gbps), field("peak_source", &T::peak_source),
+        field("status", &T::status), field("suspicious", &T::suspicious));
+};
+template <>
+struct Schema<OperationExtras> {
+    using T = OperationExtras;
+    static constexpr auto fields = std::make_tuple(
+        field("", &T::origin, WhenEmpty::flatten), field("", &T::instance, WhenEmpty::flatten),
+        field("", &T::samples, WhenEmpty::flatten), field("", &T::judgement, WhenEmpty::flatten));
+};
+template <>
+struct Schema<FusionExtras> {
+    using T = FusionExtras;
+    static constexpr auto fields = std::make_tuple(
+        field("precision", &T::precision), field("device", &T::device), field("plugin", &T::plugin),
+        field("status", &T::status), field("speedup_ci_low", &T::speedup_ci_low),
+        field("speedup_ci_high", &T::speedup_ci_high), field("tier", &T::tier), field("verified", &T::verified),
+        field("max_abs_error", &T::max_abs_error), field("tolerance", &T::tolerance),
+        field("reference_fallback", &T::reference_fallback),
+        field("fused_implementation", &T::fused_implementation),
+        field("unfused_implementation", &T::unfused_implementation),
+        field("fused_median_latency_ms", &T::fused_median_latency_ms),
+        field("unfused_median_latency_ms", &T::unfused_median_latency_ms),
+        field("fused_p10_latency_ms", &T::fused_p10_latency_ms),
+        field("fused_p90_latency_ms", &T::fused_p90_latency_ms),
+        field("unfused_p10_latency_ms", &T::unfused_p10_latency_ms),
+        field("unfused_p90_latency_ms", &T::unfused_p90_latency_ms), field("fused_cv", &T::fused_cv),
+        field("unfused_cv", &T::unfused_cv), field("samples", &T::samples),
+        field("iterations_per_sample", &T::iterations_per_sample),
+        field("unfused_iterations_per_sample", &T::unfused_iterations_per_sample),
+        field("stopping_reason", &T::stopping_reason), field("", &T::placement, WhenEmpty::flatten),
+        field("case_seconds", &T::case_seconds), field("prepare_seconds", &T::prepare_seconds),
+        field("steal_seconds", &T::steal_seconds), field("fused_case", &T::fused_case),
+        field("unfused_case", &T::unfused_case));
+};
+template <>
+struct Schema<SweepPointFacts> {
+    using T = SweepPointFacts;
+    static constexpr auto fields =
+        std::make_tuple(field("operation", &T::operation), field("gbps", &T::gbps), field("best_gbps", &T::best_gbps),
+                        field("bytes", &T::bytes), field("", &T::samples, WhenEmpty::flatten),
+                        field("case", &T::case_name));
 };
 
 template <>

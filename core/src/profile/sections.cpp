@@ -26,6 +26,41 @@ json::object to_json(const PluginEntry& s) { return detail::write_object(s); }
 json::object to_json(const PrecisionMatrix& s) { return detail::write_object(s); }
 json::object to_json(const CalibSections& s) { return detail::write_object(s); }
 
+namespace {
+template <class T>
+void append_fields(json::object& e, const T& x) {
+    for (auto& kv : detail::write_object(x)) e[kv.key()] = std::move(kv.value());
+}
+}  // namespace
+
+void append(json::object& e, const CaseOrigin& x) { append_fields(e, x); }
+void append(json::object& e, const InstanceFacts& x) { append_fields(e, x); }
+void append(json::object& e, const SampleFacts& x) { append_fields(e, x); }
+void append(json::object& e, const Judgement& x) { append_fields(e, x); }
+void append(json::object& e, const FusionExtras& x) { append_fields(e, x); }
+void append(json::object& e, const SweepPointFacts& x) { append_fields(e, x); }
+
+OperationExtras read_extras(const OperationRecord& r) {
+    OperationExtras x;
+    const json::value v(r.extra_params);
+    read_tolerant(&v, "extra_params", x);
+    return x;
+}
+
+FusionExtras read_extras(const FusionRecord& r) {
+    FusionExtras x;
+    const json::value v(r.extra_params);
+    read_tolerant(&v, "extra_params", x);
+    return x;
+}
+
+SweepPointFacts read_sweep_point(const json::object& point) {
+    SweepPointFacts x;
+    const json::value v(point);
+    read_tolerant(&v, "memory_sweep", x);
+    return x;
+}
+
 void write_sections(const CalibSections& s, Profile& p) {
     json::object ext = to_json(s);
     // calib's sections first, then anything already there that they do not name.

@@ -94,6 +94,8 @@ PeaksSection peaks_section(const PeakTable& t);
 namespace calib::core::build {
 // Shared by the record mergers.
 std::string unique_key(std::set<std::string>& used, const std::string& key);
-void add_stats(boost::json::object& e, const SampleStats& s, const CaseOutcome& c);
-void add_placement(boost::json::object& e, const Measurement& m, const std::string& retry);
+// What the placement guard did to `m`'s samples; `retry`: what the end-of-run pass did to the case.
+PlacementFacts placement_facts(const Measurement& m, const std::string& retry);
+// The statistics of a measured (non-pair) case.
+SampleFacts sample_facts(const CaseOutcome& c);
 }  // namespace calib::core::build

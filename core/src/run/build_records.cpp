@@ -10,16 +10,9 @@ namespace json = boost::json;
 
 namespace {
 
-void add_instance(json::object& e, const InstanceInfo& in) {
-    e["implementation"] = in.implementation;
-    e["reference_fallback"] = in.reference_fallback;
-    e["verified"] = in.verified;
-    e["max_abs_error"] = in.max_abs_error;
-    for (const auto& [k, v] : in.params) e[k] = param_value(v);
-}
-
 // What every operation record has: latencies, and in extra_params the case's params, where it ran,
-// its instance and its sample statistics. `own_operation`: the case's type is not an origin one.
+// its instance (with the instance's own params) and its sample statistics. The judgement follows.
+// `own_operation`: the case's type is not an origin one.
 OperationRecord base_record(const CaseOutcome& c, bool own_operation) {
     const auto& ci = c.info;
     const auto& st = c.measurement->stats;
@@ -31,23 +24,24 @@ OperationRecord base_record(const CaseOutcome& c, bool own_operation) {
     rec.num_trials = static_cast<int64_t>(st.count);
     auto& e = rec.extra_params;
     for (const auto& [k, v] : ci.params) e[k] = param_value(v);
-    if (own_operation) e[CALIB_PARAM_OPERATION] = ci.operation_type;
-    e[CALIB_PARAM_PRECISION] = ci.precision;
-    e["device"] = c.device_name;
-    e["plugin"] = c.plugin_id;
-    e["case"] = ci.name;
-    add_instance(e, c.instance);
-    add_stats(e, st, c);
+    CaseOrigin origin;
+    if (own_operation) origin.operation = ci.operation_type;
+    origin.precision = ci.precision;
+    origin.device = c.device_name;
+    origin.plugin = c.plugin_id;
+    origin.case_name = ci.name;
+    append(e, origin);
+    append(e, InstanceFacts{c.instance.implementation, c.instance.reference_fallback, c.instance.verified,
+                            c.instance.max_abs_error});
+    for (const auto& [k, v] : c.instance.params) e[k] = param_value(v);
+    append(e, sample_facts(c));
     return rec;
 }
 
-// The peak a record was judged against, and the verdict.
-void add_judgement(OperationRecord& rec, const char* peak_key, double peak, const std::string& source) {
-    auto& e = rec.extra_params;
-    e[peak_key] = peak;
-    e["peak_source"] = source;
-    e["status"] = "ok";
-    if (rec.efficiency > 1.0) e["suspicious"] = true;
+// What the record was judged against (filled in by the caller), and the verdict.
+void add_judgement(OperationRecord& rec, Judgement j) {
+    if (rec.efficiency > 1.0) j.suspicious = true;
+    append(rec.extra_params, j);
 }
 
 OperationRecord compute_record(const CaseOutcome& c, const Judge& judge, double& peak) {
@@ -71,9 +65,12 @@ OperationRecord compute_record(const CaseOutcome& c, const Judge& judge, double&
     } else {
         rec.input_shape = rec.output_shape = ci.shape;
     }
-    rec.extra_params["flops"] = ci.flops;
-    rec.extra_params["bytes"] = ci.bytes;
-    add_judgement(rec, "peak_gflops", peak, source);
+    Judgement j;
+    j.flops = ci.flops;
+    j.bytes = ci.bytes;
+    j.peak_gflops = peak;
+    j.peak_source = source;
+    add_judgement(rec, j);
     return rec;
 }
 
@@ -118,37 +115,38 @@ void add_fusion_extras(json::object& e, const CaseOutcome& c, double speedup) {
     const auto& pm = *c.pair;
     for (const auto& [k, v] : c.info.params)
         if (k != CALIB_PARAM_OPERATORS && k != CALIB_PARAM_NUM_OPERATORS) e[k] = param_value(v);
-    e[CALIB_PARAM_PRECISION] = c.info.precision;
-    e["device"] = c.device_name;
-    e["plugin"] = c.plugin_id;
-    e["status"] = "ok";
-    e["speedup_ci_low"] = pm.speedup_ci_low;
-    e["speedup_ci_high"] = pm.speedup_ci_high;
-    e["tier"] = to_string(fusion_tier(speedup));
-    e["verified"] = c.instance.verified && c.unfused_instance.verified;
-    e["max_abs_error"] = std::max(c.instance.max_abs_error, c.unfused_instance.max_abs_error);
-    e["tolerance"] = c.instance.tolerance;
-    e["reference_fallback"] = c.instance.reference_fallback || c.unfused_instance.reference_fallback;
-    e["fused_implementation"] = c.instance.implementation;
-    e["unfused_implementation"] = c.unfused_instance.implementation;
-    e["fused_median_latency_ms"] = ms(pm.a.stats.median);
-    e["unfused_median_latency_ms"] = ms(pm.b.stats.median);
-    e["fused_p10_latency_ms"] = ms(pm.a.stats.p10);
-    e["fused_p90_latency_ms"] = ms(pm.a.stats.p90);
-    e["unfused_p10_latency_ms"] = ms(pm.b.stats.p10);
-    e["unfused_p90_latency_ms"] = ms(pm.b.stats.p90);
-    e["fused_cv"] = pm.a.stats.cv;
-    e["unfused_cv"] = pm.b.stats.cv;
-    e["samples"] = static_cast<int64_t>(pm.a.stats.count);
-    e["iterations_per_sample"] = static_cast<int64_t>(pm.a.iterations_per_sample);
-    e["unfused_iterations_per_sample"] = static_cast<int64_t>(pm.b.iterations_per_sample);
-    e["stopping_reason"] = to_string(pm.reason);
-    add_placement(e, pm.a, c.placement_retry);
-    e["case_seconds"] = c.wall_seconds;
-    e["prepare_seconds"] = c.prepare_seconds;
-    e["steal_seconds"] = c.steal_seconds;
-    e["fused_case"] = c.info.name;
-    e["unfused_case"] = c.unfused->name;
+    FusionExtras x;
+    x.precision = c.info.precision;
+    x.device = c.device_name;
+    x.plugin = c.plugin_id;
+    x.speedup_ci_low = pm.speedup_ci_low;
+    x.speedup_ci_high = pm.speedup_ci_high;
+    x.tier = to_string(fusion_tier(speedup));
+    x.verified = c.instance.verified && c.unfused_instance.verified;
+    x.max_abs_error = std::max(c.instance.max_abs_error, c.unfused_instance.max_abs_error);
+    x.tolerance = c.instance.tolerance;
+    x.reference_fallback = c.instance.reference_fallback || c.unfused_instance.reference_fallback;
+    x.fused_implementation = c.instance.implementation;
+    x.unfused_implementation = c.unfused_instance.implementation;
+    x.fused_median_latency_ms = ms(pm.a.stats.median);
+    x.unfused_median_latency_ms = ms(pm.b.stats.median);
+    x.fused_p10_latency_ms = ms(pm.a.stats.p10);
+    x.fused_p90_latency_ms = ms(pm.a.stats.p90);
+    x.unfused_p10_latency_ms = ms(pm.b.stats.p10);
+    x.unfused_p90_latency_ms = ms(pm.b.stats.p90);
+    x.fused_cv = pm.a.stats.cv;
+    x.unfused_cv = pm.b.stats.cv;
+    x.samples = static_cast<int64_t>(pm.a.stats.count);
+    x.iterations_per_sample = static_cast<int64_t>(pm.a.iterations_per_sample);
+    x.unfused_iterations_per_sample = static_cast<int64_t>(pm.b.iterations_per_sample);
+    x.stopping_reason = to_string(pm.reason);
+    x.placement = placement_facts(pm.a, c.placement_retry);
+    x.case_seconds = c.wall_seconds;
+    x.prepare_seconds = c.prepare_seconds;
+    x.steal_seconds = c.steal_seconds;
+    x.fused_case = c.info.name;
+    x.unfused_case = c.unfused->name;
+    append(e, x);
 }
 
 double element_count(const std::vector<int64_t>& s) {
@@ -203,8 +201,11 @@ void add_copy_records(Profile& p, const Outcomes& parts, const Judge& judge, std
         rec.memory_bound = true;
         rec.compute_bound = false;
         rec.input_shape = rec.output_shape = ci.shape;
-        rec.extra_params["bytes"] = ci.bytes;
-        add_judgement(rec, "peak_bandwidth_gbps", judge.bandwidth_gbps, judge.bandwidth_source);
+        Judgement j;
+        j.bytes = ci.bytes;
+        j.peak_bandwidth_gbps = judge.bandwidth_gbps;
+        j.peak_source = judge.bandwidth_source;
+        add_judgement(rec, j);
         std::string key = unique_key(used_keys, operation_key(rec.operation_type, ci.params, rec.input_shape));
         p.operation_profiles.emplace_back(key, std::move(rec));
     }

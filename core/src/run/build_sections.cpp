@@ -63,28 +63,33 @@ std::optional<std::string> if_set(bool cond, const std::string& v) {
 
 }  // namespace
 
-void add_placement(json::object& e, const Measurement& m, const std::string& retry) {
-    e["discarded_samples"] = static_cast<int64_t>(m.discarded_samples);
-    e["displaced_samples"] = static_cast<int64_t>(m.displaced_samples);
-    e["placement_wait_seconds"] = m.placement_wait_seconds;
-    if (!retry.empty()) e["placement_retry"] = retry;
+PlacementFacts placement_facts(const Measurement& m, const std::string& retry) {
+    PlacementFacts f;
+    f.discarded_samples = static_cast<int64_t>(m.discarded_samples);
+    f.displaced_samples = static_cast<int64_t>(m.displaced_samples);
+    f.placement_wait_seconds = m.placement_wait_seconds;
+    if (!retry.empty()) f.placement_retry = retry;
+    return f;
 }
 
-void add_stats(json::object& e, const SampleStats& s, const CaseOutcome& c) {
+SampleFacts sample_facts(const CaseOutcome& c) {
     const Measurement& m = *c.measurement;
-    e["case_seconds"] = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
-    e["prepare_seconds"] = c.prepare_seconds;
-    e["steal_seconds"] = c.steal_seconds;
-    e["median_latency_ms"] = ms(s.median);
-    e["p10_latency_ms"] = ms(s.p10);
-    e["p90_latency_ms"] = ms(s.p90);
-    e["cv"] = s.cv;
-    e["robust_cv"] = s.robust_cv;
-    e["noise"] = s.noise;
-    e["samples"] = static_cast<int64_t>(s.count);
-    e["iterations_per_sample"] = static_cast<int64_t>(m.iterations_per_sample);
-    e["stopping_reason"] = to_string(m.reason);
-    add_placement(e, m, c.placement_retry);
+    const SampleStats& s = m.stats;
+    SampleFacts f;
+    f.case_seconds = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
+    f.prepare_seconds = c.prepare_seconds;
+    f.steal_seconds = c.steal_seconds;
+    f.median_latency_ms = ms(s.median);
+    f.p10_latency_ms = ms(s.p10);
+    f.p90_latency_ms = ms(s.p90);
+    f.cv = s.cv;
+    f.robust_cv = s.robust_cv;
+    f.noise = s.noise;
+    f.samples = static_cast<int64_t>(s.count);
+    f.iterations_per_sample = static_cast<int64_t>(m.iterations_per_sample);
+    f.stopping_reason = to_string(m.reason);
+    f.placement = placement_facts(m, c.placement_retry);
+    return f;
 }
 
 Metadata metadata(const RunResult& r, const RunOptions& o) {
@@ -132,12 +137,14 @@ std::vector<json::object> memory_sweep(const std::vector<const CaseOutcome*>& sw
     for (const auto* c : sweep) {
         json::object j;
         for (const auto& [k, v] : c->info.params) j[k] = param_value(v);
-        j["operation"] = c->info.operation_type;
-        j["gbps"] = c->info.bytes / c->measurement->stats.median / 1e9;
-        j["best_gbps"] = c->info.bytes / c->measurement->stats.min / 1e9;
-        j["bytes"] = c->info.bytes;
-        add_stats(j, c->measurement->stats, *c);
-        j["case"] = c->info.name;
+        SweepPointFacts f;
+        f.operation = c->info.operation_type;
+        f.gbps = c->info.bytes / c->measurement->stats.median / 1e9;
+        f.best_gbps = c->info.bytes / c->measurement->stats.min / 1e9;
+        f.bytes = c->info.bytes;
+        f.samples = sample_facts(*c);
+        f.case_name = c->info.name;
+        append(j, f);
         out.push_back(std::move(j));
     }
     return out;

@@ -65,3 +65,30 @@ TEST_CASE("sections: a section of the wrong type reads as its defaults", "[run][
     CHECK(s.plugins[0].status == "rejected");
     CHECK(s.plugins[0].path.empty());
 }
+
+TEST_CASE("sections: a record's extra_params read as calib's typed parts", "[run][sections]") {
+    const Profile p = golden();
+    const OperationRecord* tf32 = nullptr;
+    const OperationRecord* rope = nullptr;
+    for (const auto& [k, r] : p.operation_profiles) {
+        if (k == "matmul_math=tf32_matrix_size=8192_large") tf32 = &r;
+        if (k == "unknown_heads=32") rope = &r;
+    }
+    REQUIRE(tf32 != nullptr);
+    REQUIRE(rope != nullptr);
+    const OperationExtras x = read_extras(*tf32);
+    CHECK(x.origin.precision == "fp32");  // storage; the math is in the case's own "math" param
+    CHECK(x.origin.plugin == "gpu");
+    CHECK(x.instance.implementation == "cublasLt");
+    CHECK(x.samples.samples == 12);
+    CHECK(x.judgement.peak_source == "plugin");
+    CHECK(x.judgement.peak_gflops.has_value());
+    CHECK(!x.judgement.peak_bandwidth_gbps.has_value());
+    CHECK(read_extras(*rope).origin.operation == std::optional<std::string>("rope"));
+    const FusionExtras f = read_extras(p.fusion_profiles.front().second);
+    CHECK(f.fused_implementation == "fused_kernel");
+    CHECK(f.speedup_ci_low.has_value());
+    const SweepPointFacts s = read_sweep_point(p.extensions.at("memory_sweep").as_array().front().as_object());
+    CHECK(s.operation == "stream_copy");
+    CHECK(s.samples.samples == 12);
+}

@@ -21,6 +21,80 @@ namespace calib::core {
 template <class T>
 using NamedList = std::vector<std::pair<std::string, T>>;
 
+// ---- what calib writes into a record's extra_params -----------------------------------------------
+// extra_params opens with the case's own params under their own names (free text, so it stays JSON);
+// these are the fields calib adds after them, in this order.
+
+// What the placement guard did to a measurement's samples.
+struct PlacementFacts {
+    int64_t discarded_samples = 0, displaced_samples = 0;
+    double placement_wait_seconds = 0;
+    std::optional<std::string> placement_retry;  // "deferred", "replaced", "original_kept"
+};
+// The statistics of one measured case.
+struct SampleFacts {
+    double case_seconds = 0, prepare_seconds = 0, steal_seconds = 0;
+    double median_latency_ms = 0, p10_latency_ms = 0, p90_latency_ms = 0;
+    double cv = 0, robust_cv = 0, noise = 0;
+    int64_t samples = 0, iterations_per_sample = 0;
+    std::string stopping_reason;
+    PlacementFacts placement;  // flattened
+};
+// Where an operation record came from.
+struct CaseOrigin {
+    std::optional<std::string> operation;  // the case's own type, on "unknown" records
+    std::string precision = "fp32";        // storage precision
+    std::string device, plugin, case_name;
+};
+// What the plugin said about the instance it timed (its own params follow in extra_params).
+struct InstanceFacts {
+    std::string implementation;
+    bool reference_fallback = false, verified = false;
+    double max_abs_error = 0;
+};
+// What the record was judged against.
+struct Judgement {
+    std::optional<double> flops;                // compute records
+    double bytes = 0;
+    std::optional<double> peak_gflops;          // compute records
+    std::optional<double> peak_bandwidth_gbps;  // bandwidth records
+    std::string peak_source;
+    std::string status = "ok";
+    std::optional<bool> suspicious;             // efficiency above 1
+};
+// An operation record's extra_params, read as a whole (each part is written on its own, see above).
+struct OperationExtras {
+    CaseOrigin origin;
+    InstanceFacts instance;
+    SampleFacts samples;
+    Judgement judgement;
+};
+// A fusion record's extra_params after the fused case's params.
+struct FusionExtras {
+    std::string precision = "fp32", device, plugin, status = "ok";
+    std::optional<double> speedup_ci_low, speedup_ci_high;
+    std::string tier;
+    bool verified = false;
+    double max_abs_error = 0, tolerance = 0;
+    bool reference_fallback = false;
+    std::string fused_implementation, unfused_implementation;
+    double fused_median_latency_ms = 0, unfused_median_latency_ms = 0;
+    double fused_p10_latency_ms = 0, fused_p90_latency_ms = 0, unfused_p10_latency_ms = 0, unfused_p90_latency_ms = 0;
+    double fused_cv = 0, unfused_cv = 0;
+    int64_t samples = 0, iterations_per_sample = 0, unfused_iterations_per_sample = 0;
+    std::string stopping_reason;
+    PlacementFacts placement;  // flattened
+    double case_seconds = 0, prepare_seconds = 0, steal_seconds = 0;
+    std::string fused_case, unfused_case;
+};
+// A memory_sweep point after the case's params.
+struct SweepPointFacts {
+    std::string operation;
+    double gbps = 0, best_gbps = 0, bytes = 0;
+    SampleFacts samples;  // flattened
+    std::string case_name;
+};
+
 // "peaks": what each precision and the memory system can do at most, and where that figure came from.
 struct PeakEntry {
     double gflops = 0;
@@ -143,7 +217,14 @@ struct CalibSections {
     std::optional<NamedList<PrecisionSupport>> precision_support;
 };
 
-// Writers: the JSON calib writes. The sections go into Profile::extensions ahead of any other key.
+// Writers: the JSON calib writes. The extra_params parts are appended to `e` key by key.
+void append(boost::json::object& e, const CaseOrigin& x);
+void append(boost::json::object& e, const InstanceFacts& x);
+void append(boost::json::object& e, const SampleFacts& x);
+void append(boost::json::object& e, const Judgement& x);
+void append(boost::json::object& e, const FusionExtras& x);
+void append(boost::json::object& e, const SweepPointFacts& x);
+// calib's sections go into Profile::extensions ahead of any other key.
 boost::json::object to_json(const PeaksSection& s);
 boost::json::object to_json(const PluginEntry& s);
 boost::json::object to_json(const PrecisionMatrix& s);
@@ -152,6 +233,9 @@ void write_sections(const CalibSections& s, Profile& p);
 
 // Readers, tolerant: a missing or mistyped field keeps its default, so an older or hand-edited
 // profile still renders.
+OperationExtras read_extras(const OperationRecord& r);
+FusionExtras read_extras(const FusionRecord& r);
+SweepPointFacts read_sweep_point(const boost::json::object& point);
 PrecisionMatrix read_precision_matrix(const Profile& p);
 CalibSections read_sections(const Profile& p);
 
