@@ -273,6 +273,40 @@ private:
     bool is_nullable_ = false;
 };
 
+// The JSON kind a member of type M is written as, in words for a problem message ("" when any).
+template <class M>
+constexpr const char* json_kind_of() {
+    if constexpr (is_optional<M>::value) return json_kind_of<typename M::value_type>();
+    else if constexpr (has_schema<M>::value || is_named_list<M>::value || std::is_same_v<M, json::object>)
+        return "object";
+    else if constexpr (is_vector<M>::value) return "array";
+    else if constexpr (std::is_same_v<M, std::string>) return "string";
+    else if constexpr (std::is_same_v<M, bool>) return "bool";
+    else if constexpr (std::is_same_v<M, int64_t>) return "integer";
+    else if constexpr (std::is_same_v<M, double>) return "number";
+    else return "";
+}
+
+inline bool is_json_kind(const json::value& v, std::string_view kind) {
+    if (kind == "object") return v.is_object();
+    if (kind == "array") return v.is_array();
+    if (kind == "string") return v.is_string();
+    if (kind == "bool") return v.is_bool();
+    if (kind == "integer") return v.is_int64() || v.is_uint64();
+    if (kind == "number") return v.is_number();
+    return true;
+}
+
+// Calls f(name, kind) for each field of T's table.
+template <class T, class F>
+void for_each_field_kind(F f) {
+    std::apply(
+        [&](const auto&... fd) {
+            (f(fd.name, json_kind_of<std::decay_t<decltype(std::declval<T>().*(fd.member))>>()), ...);
+        },
+        Schema<T>::fields);
+}
+
 // ---- the tables -----------------------------------------------------------------------------------
 
 // The origin's top-level numbers, in its order (between "metadata" and "operation_profiles").
@@ -533,16 +567,16 @@ struct Schema<PrecisionSupport> {
         field("efficiency", &T::efficiency), field("suspicious", &T::suspicious));
 };
 
-// calib's top-level additions in the order the builder puts them into Profile::extensions (to_json
-// then writes extension_keys() first).
+// calib's top-level additions in the order they are written: extension_keys() (reader.cpp) first,
+// then the others as they come.
 template <>
 struct Schema<CalibSections> {
     using T = CalibSections;
     static constexpr auto fields = std::make_tuple(
         field("schema_version", &T::schema_version), field("calib_version", &T::calib_version),
         field("host", &T::host), field("peaks", &T::peaks), field("plugins", &T::plugins),
-        field("memory_hierarchy", &T::memory_hierarchy), field("memory_sweep", &T::memory_sweep),
-        field("failed_cases", &T::failed_cases), field("run", &T::run),
+        field("memory_hierarchy", &T::memory_hierarchy), field("run", &T::run),
+        field("memory_sweep", &T::memory_sweep), field("failed_cases", &T::failed_cases),
         field("precision_support", &T::precision_support));
 };
 

@@ -4,6 +4,7 @@
 
 #include "calib/vocabulary.h"
 #include "reader.hpp"
+#include "schema.hpp"
 
 namespace calib::core {
 
@@ -131,29 +132,21 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
     }
 }
 
+// Each of calib's sections (profile_sections.hpp), where present, is of the kind its field table says.
 void check_extensions(const json::object& ext, std::vector<std::string>& out) {
-    auto expect = [&](std::string_view key, bool ok, const char* what) {
-        if (const auto* v = ext.if_contains(key); v && !ok)
-            out.push_back(std::string(key) + ": expected " + what + ", got " + detail::kind_name(*v));
-    };
-    auto kind_is = [&](std::string_view key, json::kind k) {
-        const auto* v = ext.if_contains(key);
-        return v && v->kind() == k;
-    };
     if (const auto* v = ext.if_contains("schema_version")) {
         if (!v->is_int64() && !v->is_uint64())
             out.push_back(std::string("schema_version: expected integer, got ") + detail::kind_name(*v));
         else if (v->is_uint64() || v->get_int64() < 1)
             out.push_back("schema_version: must be a positive integer of a known size");
     }
-    expect("calib_version", kind_is("calib_version", json::kind::string), "string");
-    expect("host", kind_is("host", json::kind::object), "object");
-    expect("peaks", kind_is("peaks", json::kind::object), "object");
-    expect("plugins", kind_is("plugins", json::kind::array), "array");
-    expect("memory_hierarchy", kind_is("memory_hierarchy", json::kind::object), "object");
-    expect("run", kind_is("run", json::kind::object), "object");
-    if (kind_is("run", json::kind::object)) {
-        if (const auto* c = ext.at("run").get_object().if_contains("complete"); c && !c->is_bool())
+    detail::for_each_field_kind<CalibSections>([&](std::string_view key, const char* kind) {
+        const auto* v = ext.if_contains(key);
+        if (key != "schema_version" && v && !detail::is_json_kind(*v, kind))
+            out.push_back(std::string(key) + ": expected " + kind + ", got " + detail::kind_name(*v));
+    });
+    if (const auto* run = ext.if_contains("run"); run && run->is_object()) {
+        if (const auto* c = run->get_object().if_contains("complete"); c && !c->is_bool())
             out.push_back(std::string("run.complete: expected bool, got ") + detail::kind_name(*c));
     }
 }

@@ -202,8 +202,8 @@ struct PrecisionSupport {
     std::optional<bool> suspicious;          // efficiency above 1
 };
 
-// calib's top-level additions, in the order they are written. `memory_sweep` points carry the case's
-// own params as keys, so they stay JSON objects.
+// calib's top-level additions, in the order they are written (profile-format.md). `memory_sweep` points
+// carry the case's own params as keys, so they stay JSON objects (read_sweep_point types the rest).
 struct CalibSections {
     int64_t schema_version = kProfileSchemaVersion;
     std::string calib_version;
@@ -211,9 +211,9 @@ struct CalibSections {
     PeaksSection peaks;
     std::vector<PluginEntry> plugins;
     MemoryHierarchy memory_hierarchy;
+    std::optional<RunSection> run;  // always written; absent only in a profile from elsewhere
     std::vector<boost::json::object> memory_sweep;
     std::vector<FailedCase> failed_cases;
-    std::optional<RunSection> run;  // always written; absent only in a profile from elsewhere
     std::optional<NamedList<PrecisionSupport>> precision_support;
 };
 
