@@ -8,7 +8,6 @@
 
 #include "calib/core/profile.hpp"
 #include "calib/core/profile_sections.hpp"
-#include "json_fields.hpp"
 #include "options.hpp"
 
 namespace calib::cli {
