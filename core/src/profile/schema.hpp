@@ -22,19 +22,20 @@ namespace calib::core::detail {
 
 namespace json = boost::json;
 
-// How a field is written. omit: an empty std::optional is left out; null: ... is written as null;
-// flatten: the member's own fields are written into (and read from) this object, not a nested one.
-enum class WhenEmpty { omit, null, flatten };
+// How a field is laid out in JSON. An empty std::optional is left out (omit_if_empty) or written as null
+// (null_if_empty); flatten writes a typed member's own fields into this object, not a nested one, and
+// reads them from it.
+enum class Layout { omit_if_empty, null_if_empty, flatten };
 
 template <class T, class M>
 struct Field {
     std::string_view name;
     M T::*member;
-    WhenEmpty when_empty = WhenEmpty::omit;
+    Layout layout = Layout::omit_if_empty;
 };
 
 template <class T, class M>
-constexpr Field<T, M> field(std::string_view name, M T::*member, WhenEmpty e = WhenEmpty::omit) {
+constexpr Field<T, M> field(std::string_view name, M T::*member, Layout e = Layout::omit_if_empty) {
     return {name, member, e};
 }
 
@@ -93,14 +94,14 @@ json::object write_object(const T& obj) {
                 const auto& m = obj.*(fd.member);
                 using M = std::decay_t<decltype(m)>;
                 if constexpr (has_schema<M>::value) {
-                    if (fd.when_empty == WhenEmpty::flatten) {
+                    if (fd.layout == Layout::flatten) {
                         for (auto& kv : write_object(m)) o[kv.key()] = std::move(kv.value());
                         return;
                     }
                 }
                 if constexpr (is_optional<M>::value) {
                     if (m) o[fd.name] = write_value(*m);
-                    else if (fd.when_empty == WhenEmpty::null) o[fd.name] = nullptr;
+                    else if (fd.layout == Layout::null_if_empty) o[fd.name] = nullptr;
                 } else {
                     o[fd.name] = write_value(m);
                 }
@@ -153,7 +154,7 @@ private:
                     auto& m = obj.*(fd.member);
                     using M = std::decay_t<decltype(m)>;
                     if constexpr (has_schema<M>::value) {
-                        if (fd.when_empty == WhenEmpty::flatten) return read_members(m);
+                        if (fd.layout == Layout::flatten) return read_members(m);
                     }
                     field(fd.name, m);
                 };
@@ -330,9 +331,9 @@ struct Schema<Metadata> {
         field("hardware_name", &T::hardware_name), field("calibration_date", &T::calibration_date),
         field("calibration_tool_version", &T::calibration_tool_version), field("cpu_model", &T::cpu_model),
         field("cpu_count", &T::cpu_count), field("total_memory_gb", &T::total_memory_gb),
-        field("python_version", &T::python_version, WhenEmpty::null),
-        field("pytorch_version", &T::pytorch_version, WhenEmpty::null),
-        field("numpy_version", &T::numpy_version, WhenEmpty::null), field("num_warmup_runs", &T::num_warmup_runs),
+        field("python_version", &T::python_version, Layout::null_if_empty),
+        field("pytorch_version", &T::pytorch_version, Layout::null_if_empty),
+        field("numpy_version", &T::numpy_version, Layout::null_if_empty), field("num_warmup_runs", &T::num_warmup_runs),
         field("num_measurement_runs", &T::num_measurement_runs));
 };
 
@@ -382,7 +383,7 @@ struct Schema<SampleFacts> {
         field("p10_latency_ms", &T::p10_latency_ms), field("p90_latency_ms", &T::p90_latency_ms),
         field("cv", &T::cv), field("robust_cv", &T::robust_cv), field("noise", &T::noise),
         field("samples", &T::samples), field("iterations_per_sample", &T::iterations_per_sample),
-        field("stopping_reason", &T::stopping_reason), field("", &T::placement, WhenEmpty::flatten));
+        field("stopping_reason", &T::stopping_reason), field("", &T::placement, Layout::flatten));
 };
 template <>
 struct Schema<CaseOrigin> {
@@ -410,8 +411,8 @@ template <>
 struct Schema<OperationExtras> {
     using T = OperationExtras;
     static constexpr auto fields = std::make_tuple(
-        field("", &T::origin, WhenEmpty::flatten), field("", &T::instance, WhenEmpty::flatten),
-        field("", &T::samples, WhenEmpty::flatten), field("", &T::judgement, WhenEmpty::flatten));
+        field("", &T::origin, Layout::flatten), field("", &T::instance, Layout::flatten),
+        field("", &T::samples, Layout::flatten), field("", &T::judgement, Layout::flatten));
 };
 template <>
 struct Schema<FusionExtras> {
@@ -433,7 +434,7 @@ struct Schema<FusionExtras> {
         field("unfused_cv", &T::unfused_cv), field("samples", &T::samples),
         field("iterations_per_sample", &T::iterations_per_sample),
         field("unfused_iterations_per_sample", &T::unfused_iterations_per_sample),
-        field("stopping_reason", &T::stopping_reason), field("", &T::placement, WhenEmpty::flatten),
+        field("stopping_reason", &T::stopping_reason), field("", &T::placement, Layout::flatten),
         field("case_seconds", &T::case_seconds), field("prepare_seconds", &T::prepare_seconds),
         field("steal_seconds", &T::steal_seconds), field("fused_case", &T::fused_case),
         field("unfused_case", &T::unfused_case));
@@ -443,7 +444,7 @@ struct Schema<SweepPointFacts> {
     using T = SweepPointFacts;
     static constexpr auto fields =
         std::make_tuple(field("operation", &T::operation), field("gbps", &T::gbps), field("best_gbps", &T::best_gbps),
-                        field("bytes", &T::bytes), field("", &T::samples, WhenEmpty::flatten),
+                        field("bytes", &T::bytes), field("", &T::samples, Layout::flatten),
                         field("case", &T::case_name));
 };
 
