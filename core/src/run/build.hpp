@@ -89,13 +89,11 @@ RunSection run_section(const RunResult& r, const RunOptions& o);
 boost::json::object host_section(const HostInfo& h);
 PeaksSection peaks_section(const PeakTable& t);
 
-}  // namespace calib::core::build
-
-namespace calib::core::build {
 // Shared by the record mergers.
 std::string unique_key(std::set<std::string>& used, const std::string& key);
 // What the placement guard did to `m`'s samples; `retry`: what the end-of-run pass did to the case.
 PlacementFacts placement_facts(const Measurement& m, const std::string& retry);
 // The statistics of a measured (non-pair) case.
 SampleFacts sample_facts(const CaseOutcome& c);
+
 }  // namespace calib::core::build
