@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "calib/core/profile.hpp"
-#include "json_fields.hpp"
+#include "calib/core/profile_sections.hpp"
 #include "options.hpp"
 
 namespace calib::cli {
@@ -34,15 +34,15 @@ const char* classify(const Interval& a, const Interval& b, double same_pct) {
 // Throughput with the interval implied by the median's relative confidence half-width ("noise").
 Interval op_interval(const core::OperationRecord& r) {
     double v = r.measured_gflops > 0 ? r.measured_gflops : r.achieved_bandwidth_gbps;
-    double noise = num(r.extra_params, "noise", 0);
-    return {v, v / (1 + noise), v / std::max(1e-12, 1 - noise), num(r.extra_params, "cv", 0)};
+    const core::SampleFacts st = core::read_extras(r).samples;
+    return {v, v / (1 + st.noise), v / std::max(1e-12, 1 - st.noise), st.cv};
 }
 
 // The speedup's scatter: the two sides' coefficients of variation combined as for a ratio.
 Interval fusion_interval(const core::FusionRecord& r) {
-    return {r.speedup_factor, num(r.extra_params, "speedup_ci_low", r.speedup_factor),
-            num(r.extra_params, "speedup_ci_high", r.speedup_factor),
-            std::hypot(num(r.extra_params, "fused_cv", 0), num(r.extra_params, "unfused_cv", 0))};
+    const core::FusionExtras x = core::read_extras(r);
+    return {r.speedup_factor, x.speedup_ci_low.value_or(r.speedup_factor), x.speedup_ci_high.value_or(r.speedup_factor),
+            std::hypot(x.fused_cv, x.unfused_cv)};
 }
 
 }  // namespace

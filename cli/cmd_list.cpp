@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "calib/core/profile_sections.hpp"
 #include "calib/core/run.hpp"
 #include "options.hpp"
 
@@ -10,40 +11,42 @@ namespace calib::cli {
 
 namespace json = boost::json;
 
+// A case as `list --json` shows it.
+json::object case_json(const core::CaseInfo& c) {
+    json::object cj;
+    cj["name"] = c.name;
+    cj["family"] = core::to_string(c.family);
+    cj["operation_type"] = c.operation_type;
+    cj["precision"] = c.precision;
+    json::array shape;
+    for (auto d : c.shape) shape.push_back(d);
+    cj["shape"] = std::move(shape);
+    if (c.family == core::Family::fusion) {
+        cj["fusion_pattern"] = c.fusion_pattern;
+        cj["fusion_role"] = core::to_string(c.fusion_role);
+        cj["fusion_group"] = c.fusion_group;
+    }
+    return cj;
+}
+
+// The profile's plugin entry (core::plugin_entry), re-ordered for the listing: the reason always
+// (device unavailability included), the description, and the cases themselves rather than a count.
 json::value plugin_list_json(const std::vector<core::PluginRecord>& plugins) {
     json::array arr;
     for (const auto& p : plugins) {
+        json::object e = core::to_json(core::plugin_entry(p));
         json::object j;
-        j["path"] = p.path;
-        j["status"] = p.loaded ? "loaded" : "rejected";
+        j["path"] = e["path"];
+        j["status"] = e["status"];
         j["reason"] = p.loaded ? (p.device_available ? "" : "device unavailable: " + p.unavailable_reason)
                                : p.reason;
-        if (!p.loaded) j["reason_code"] = core::to_string(p.reason_code);
-        j["id"] = p.id;
-        j["name"] = p.name;
-        j["version"] = p.version;
-        j["vendor"] = p.vendor;
+        if (!p.loaded) j["reason_code"] = e["reason_code"];
+        for (const char* k : {"id", "name", "version", "vendor"}) j[k] = e[k];
         j["description"] = p.description;
-        j["abi"] = {{"major", p.abi_major}, {"minor", p.abi_minor}};
-        j["device"] = {{"kind", core::to_string(p.device_kind)}, {"name", p.device_name},
-                       {"available", p.device_available}};
+        j["abi"] = e["abi"];
+        j["device"] = e["device"];
         json::array cases;
-        for (const auto& c : p.cases) {
-            json::object cj;
-            cj["name"] = c.name;
-            cj["family"] = core::to_string(c.family);
-            cj["operation_type"] = c.operation_type;
-            cj["precision"] = c.precision;
-            json::array shape;
-            for (auto d : c.shape) shape.push_back(d);
-            cj["shape"] = std::move(shape);
-            if (c.family == core::Family::fusion) {
-                cj["fusion_pattern"] = c.fusion_pattern;
-                cj["fusion_role"] = core::to_string(c.fusion_role);
-                cj["fusion_group"] = c.fusion_group;
-            }
-            cases.push_back(std::move(cj));
-        }
+        for (const auto& c : p.cases) cases.push_back(case_json(c));
         j["cases"] = std::move(cases);
         arr.push_back(std::move(j));
     }
@@ -78,7 +81,7 @@ int cmd_list(const Args& args) {
                   << (p.version.empty() ? "-" : p.version) << std::setw(6)
                   << (p.loaded ? std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor) : "-")
                   << std::setw(30) << dev << std::setw(7) << p.cases.size() << std::setw(10)
-                  << (p.loaded ? "loaded" : "rejected") << p.path;
+                  << core::status_of(p) << p.path;
         if (!p.loaded) std::cout << ": " << p.reason;
         if (p.loaded && !p.device_available) std::cout << " (device unavailable: " << p.unavailable_reason << ")";
         std::cout << "\n";

@@ -7,13 +7,11 @@
 #include <sstream>
 
 #include "calib/core/profile.hpp"
-#include "json_fields.hpp"
+#include "calib/core/profile_sections.hpp"
 #include "options.hpp"
 
 namespace calib::cli {
 namespace {
-
-namespace json = boost::json;
 
 std::string esc(const std::string& s) {
     std::string o;
@@ -45,41 +43,43 @@ std::string fmt(double v) {
     return b;
 }
 
-}  // namespace
+using Series = std::vector<std::pair<std::string, double>>;
 
-std::string render_roofline(const core::Profile& p) {
-    // Ceilings: theoretical peak per precision (from the profile's peaks), slopes: triad GB/s per level.
-    std::vector<std::pair<std::string, double>> ceilings;
-    if (auto* pk = p.extensions.if_contains("peaks"); pk != nullptr && pk->is_object())
-        if (auto* c = pk->as_object().if_contains("compute"); c != nullptr && c->is_object())
-            for (const auto& kv : c->as_object())
-                if (kv.value().is_object() && num(kv.value().as_object(), "gflops") > 0)
-                    ceilings.emplace_back(std::string(kv.key()), num(kv.value().as_object(), "gflops"));
-    std::vector<std::pair<std::string, double>> slopes;
-    if (auto* mh = p.extensions.if_contains("memory_hierarchy"); mh != nullptr && mh->is_object())
-        if (auto* lv = mh->as_object().if_contains("levels"); lv != nullptr && lv->is_array())
-            for (const auto& v : lv->as_array())
-                if (v.is_object()) {
-                    double bw = num(v.as_object(), "triad_gbps");
-                    if (bw <= 0) bw = num(v.as_object(), "copy_gbps");
-                    if (bw > 0) slopes.emplace_back(str(v.as_object(), "name"), bw);
-                }
-    if (slopes.empty() && p.measured_bandwidth_gbps > 0) slopes.emplace_back("memory", p.measured_bandwidth_gbps);
-
+// The chart being drawn: its axes, its series and the SVG so far.
+struct Chart {
     Axes ax;
-    double ymax = 10;
-    for (auto& [n, g] : ceilings) ymax = std::max(ymax, g);
-    for (const auto& [k, r] : p.operation_profiles) ymax = std::max(ymax, r.measured_gflops);
-    ax.y1 = std::pow(10, std::ceil(std::log10(ymax * 1.5)));
-    ax.y0 = ax.y1 / 1e5;
-
+    Series ceilings;  // theoretical peak per precision (GFLOPS)
+    Series slopes;    // bandwidth per memory level (triad, else copy GB/s), slowest last
+    std::map<std::string, const char*> prec_colour;
+    std::size_t colours_used = 0;
     std::ostringstream s;
+};
+
+// Ceilings from the profile's peaks, slopes from its memory hierarchy (or its DRAM figure).
+void collect_series(Chart& c, const core::Profile& p) {
+    const core::CalibSections sec = core::read_sections(p);
+    for (const auto& [precision, pk] : sec.peaks.compute)
+        if (pk.gflops > 0) c.ceilings.emplace_back(precision, pk.gflops);
+    for (const auto& l : sec.memory_hierarchy.levels) {
+        const double bw = l.triad_gbps > 0 ? l.triad_gbps : l.copy_gbps;
+        if (bw > 0) c.slopes.emplace_back(l.name, bw);
+    }
+    if (c.slopes.empty() && p.measured_bandwidth_gbps > 0) c.slopes.emplace_back("memory", p.measured_bandwidth_gbps);
+    double ymax = 10;
+    for (auto& [n, g] : c.ceilings) ymax = std::max(ymax, g);
+    for (const auto& [k, r] : p.operation_profiles) ymax = std::max(ymax, r.measured_gflops);
+    c.ax.y1 = std::pow(10, std::ceil(std::log10(ymax * 1.5)));
+    c.ax.y0 = c.ax.y1 / 1e5;
+}
+
+void write_frame(Chart& c, const std::string& title) {
+    const Axes& ax = c.ax;
+    auto& s = c.s;
     s << R"(<?xml version="1.0" encoding="UTF-8"?>)" << "\n"
       << R"(<svg xmlns="http://www.w3.org/2000/svg" width="1100" height="600" viewBox="0 0 1100 600" font-family="sans-serif" font-size="12">)"
-      << "\n<title>Roofline: " << esc(p.metadata.hardware_name) << "</title>\n"
+      << "\n<title>Roofline: " << esc(title) << "</title>\n"
       << R"(<rect x="0" y="0" width="1100" height="600" fill="white"/>)" << "\n";
-    s << "<text x=\"" << ax.left << "\" y=\"22\" font-size=\"15\">Roofline: " << esc(p.metadata.hardware_name)
-      << "</text>\n";
+    s << "<text x=\"" << ax.left << "\" y=\"22\" font-size=\"15\">Roofline: " << esc(title) << "</text>\n";
     // Grid and axes labels per decade.
     s << "<g class=\"axes\" stroke=\"#ddd\">\n";
     for (double x = ax.x0; x <= ax.x1 * 1.0001; x *= 10)
@@ -94,76 +94,106 @@ std::string render_roofline(const core::Profile& p) {
       << "\" text-anchor=\"middle\">arithmetic intensity (FLOP/byte)</text>\n"
       << "<text transform=\"translate(22," << ax.top + ax.height / 2
       << ") rotate(-90)\" text-anchor=\"middle\">GFLOPS</text>\n";
+}
 
-    // Bandwidth slopes: y = bw * ai, clipped at the highest ceiling.
-    double top_ceiling = ceilings.empty() ? ax.y1 : 0;
-    for (auto& [n, g] : ceilings) top_ceiling = std::max(top_ceiling, g);
+// Bandwidth slopes: y = bw * ai, clipped at the highest ceiling.
+void write_slopes(Chart& c) {
+    const Axes& ax = c.ax;
+    double top_ceiling = c.ceilings.empty() ? ax.y1 : 0;
+    for (auto& [n, g] : c.ceilings) top_ceiling = std::max(top_ceiling, g);
     std::size_t ci = 0;
-    for (const auto& [name, bw] : slopes) {
+    for (const auto& [name, bw] : c.slopes) {
         double xa = std::max(ax.x0, ax.y0 / bw), xb = std::min(ax.x1, top_ceiling / bw);
         // Labels sit on their own line at staggered heights, so parallel slopes never overlap them.
         const double label_y = std::max(ax.y0 * std::pow(10, 0.8 + 0.5 * static_cast<double>(ci)), bw * xa * 1.5);
-        s << "<g class=\"series\" data-series=\"bandwidth-" << esc(name) << "\" stroke=\"#555\" stroke-dasharray=\""
-          << (ci == slopes.size() - 1 ? "none" : "6,3") << "\">"
-          << "<line x1=\"" << fmt(ax.X(xa)) << "\" y1=\"" << fmt(ax.Y(bw * xa)) << "\" x2=\"" << fmt(ax.X(xb))
-          << "\" y2=\"" << fmt(ax.Y(bw * xb)) << "\" stroke-width=\"1.5\"/>"
-          << "<text x=\"" << fmt(ax.X(label_y / bw) + 6) << "\" y=\"" << fmt(ax.Y(label_y) + 4)
-          << "\" stroke=\"none\" fill=\"#555\">"
-          << esc(name) << " " << fmt(bw) << " GB/s</text></g>\n";
+        c.s << "<g class=\"series\" data-series=\"bandwidth-" << esc(name) << "\" stroke=\"#555\" stroke-dasharray=\""
+            << (ci == c.slopes.size() - 1 ? "none" : "6,3") << "\">"
+            << "<line x1=\"" << fmt(ax.X(xa)) << "\" y1=\"" << fmt(ax.Y(bw * xa)) << "\" x2=\"" << fmt(ax.X(xb))
+            << "\" y2=\"" << fmt(ax.Y(bw * xb)) << "\" stroke-width=\"1.5\"/>"
+            << "<text x=\"" << fmt(ax.X(label_y / bw) + 6) << "\" y=\"" << fmt(ax.Y(label_y) + 4)
+            << "\" stroke=\"none\" fill=\"#555\">" << esc(name) << " " << fmt(bw) << " GB/s</text></g>\n";
         ++ci;
     }
-    // Compute ceilings from each ridge point (with the slowest slope) to the right edge.
-    const double dram = slopes.empty() ? 0 : slopes.back().second;
-    std::map<std::string, const char*> prec_colour;
-    ci = 0;
-    for (const auto& [prec, g] : ceilings) {
-        const char* col = colour(ci++);
-        prec_colour[prec] = col;
+}
+
+// Compute ceilings from each ridge point (with the slowest slope) to the right edge.
+void write_ceilings(Chart& c) {
+    const Axes& ax = c.ax;
+    const double dram = c.slopes.empty() ? 0 : c.slopes.back().second;
+    for (const auto& [prec, g] : c.ceilings) {
+        const char* col = colour(c.colours_used++);
+        c.prec_colour[prec] = col;
         double xa = dram > 0 ? std::max(ax.x0, g / dram) : ax.x0;
-        s << "<g class=\"series\" data-series=\"ceiling-" << esc(prec) << "\" stroke=\"" << col << "\">"
-          << "<line x1=\"" << fmt(ax.X(xa)) << "\" y1=\"" << fmt(ax.Y(g)) << "\" x2=\"" << ax.left + ax.width
-          << "\" y2=\"" << fmt(ax.Y(g)) << "\" stroke-width=\"2\"/>"
-          << "<text x=\"" << ax.left + ax.width + 6 << "\" y=\"" << fmt(ax.Y(g) + 4) << "\" stroke=\"none\" fill=\""
-          << col << "\">" << esc(prec) << " peak " << fmt(g) << "</text></g>\n";
+        c.s << "<g class=\"series\" data-series=\"ceiling-" << esc(prec) << "\" stroke=\"" << col << "\">"
+            << "<line x1=\"" << fmt(ax.X(xa)) << "\" y1=\"" << fmt(ax.Y(g)) << "\" x2=\"" << ax.left + ax.width
+            << "\" y2=\"" << fmt(ax.Y(g)) << "\" stroke-width=\"2\"/>"
+            << "<text x=\"" << ax.left + ax.width + 6 << "\" y=\"" << fmt(ax.Y(g) + 4) << "\" stroke=\"none\" fill=\""
+            << col << "\">" << esc(prec) << " peak " << fmt(g) << "</text></g>\n";
     }
-    // Measured matmul points by precision, fusion patterns as open diamonds.
+}
+
+// Measured operation points by precision; returns the precisions that have points.
+std::map<std::string, std::ostringstream> write_points(Chart& c, const core::Profile& p) {
     std::map<std::string, std::ostringstream> points;
     for (const auto& [key, r] : p.operation_profiles) {
         if (r.measured_gflops <= 0 || r.arithmetic_intensity <= 0) continue;
-        std::string prec = str(r.extra_params, "precision", "fp32");
-        if (!prec_colour.count(prec)) prec_colour[prec] = colour(ci++);
-        points[prec] << "<circle cx=\"" << fmt(ax.X(r.arithmetic_intensity)) << "\" cy=\""
-                     << fmt(ax.Y(r.measured_gflops)) << "\" r=\"4\"><title>" << esc(key) << ": "
+        const std::string prec = core::read_extras(r).origin.precision;
+        if (!c.prec_colour.count(prec)) c.prec_colour[prec] = colour(c.colours_used++);
+        points[prec] << "<circle cx=\"" << fmt(c.ax.X(r.arithmetic_intensity)) << "\" cy=\""
+                     << fmt(c.ax.Y(r.measured_gflops)) << "\" r=\"4\"><title>" << esc(key) << ": "
                      << fmt(r.measured_gflops) << " GFLOPS</title></circle>";
     }
     for (auto& [prec, body] : points)
-        s << "<g class=\"series\" data-series=\"points-" << esc(prec) << "\" fill=\"" << prec_colour[prec]
-          << "\">" << body.str() << "</g>\n";
+        c.s << "<g class=\"series\" data-series=\"points-" << esc(prec) << "\" fill=\"" << c.prec_colour[prec]
+            << "\">" << body.str() << "</g>\n";
+    return points;
+}
+
+// Fusion patterns as open diamonds (fused variant); returns whether any was drawn.
+bool write_fusion(Chart& c, const core::Profile& p) {
     std::ostringstream fus;
     for (const auto& [key, r] : p.fusion_profiles) {
         if (key.find('@') == std::string::npos || r.fused_memory_bytes <= 0 || r.fused_gflops <= 0) continue;
         double flops = r.fused_gflops * r.fused_latency_ms * 1e6;
         double ai = flops / static_cast<double>(r.fused_memory_bytes);
-        double x = ax.X(ai), y = ax.Y(r.fused_gflops);
+        double x = c.ax.X(ai), y = c.ax.Y(r.fused_gflops);
         fus << "<path d=\"M" << fmt(x) << " " << fmt(y - 5) << " l5 5 l-5 5 l-5 -5 z\"><title>" << esc(key) << ": "
             << fmt(r.fused_gflops) << " GFLOPS fused, speedup " << r.speedup_factor << "</title></path>";
     }
-    if (!fus.str().empty())
-        s << "<g class=\"series\" data-series=\"fusion\" fill=\"none\" stroke=\"#ff7f0e\">" << fus.str() << "</g>\n";
-    // Legend.
+    if (fus.str().empty()) return false;
+    c.s << "<g class=\"series\" data-series=\"fusion\" fill=\"none\" stroke=\"#ff7f0e\">" << fus.str() << "</g>\n";
+    return true;
+}
+
+void write_legend(Chart& c, const std::map<std::string, std::ostringstream>& points, bool fusion) {
+    const Axes& ax = c.ax;
     double ly = ax.top + 10;
-    s << "<g class=\"legend\">";
-    for (auto& [prec, col] : prec_colour) {
+    c.s << "<g class=\"legend\">";
+    for (auto& [prec, col] : c.prec_colour) {
         if (!points.count(prec)) continue;  // ceilings carry their own labels
-        s << "<circle cx=\"" << ax.left + 14 << "\" cy=\"" << fmt(ly) << "\" r=\"4\" fill=\"" << col << "\"/><text x=\""
-          << ax.left + 24 << "\" y=\"" << fmt(ly + 4) << "\">matmul " << esc(prec) << "</text>";
+        c.s << "<circle cx=\"" << ax.left + 14 << "\" cy=\"" << fmt(ly) << "\" r=\"4\" fill=\"" << col
+            << "\"/><text x=\"" << ax.left + 24 << "\" y=\"" << fmt(ly + 4) << "\">matmul " << esc(prec) << "</text>";
         ly += 16;
     }
-    if (!fus.str().empty())
-        s << "<path d=\"M" << ax.left + 14 << " " << fmt(ly - 5) << " l5 5 l-5 5 l-5 -5 z\" fill=\"none\" stroke=\"#ff7f0e\"/>"
-          << "<text x=\"" << ax.left + 24 << "\" y=\"" << fmt(ly + 4) << "\">fusion patterns (fused)</text>";
-    s << "</g>\n</svg>\n";
-    return s.str();
+    if (fusion)
+        c.s << "<path d=\"M" << ax.left + 14 << " " << fmt(ly - 5)
+            << " l5 5 l-5 5 l-5 -5 z\" fill=\"none\" stroke=\"#ff7f0e\"/>"
+            << "<text x=\"" << ax.left + 24 << "\" y=\"" << fmt(ly + 4) << "\">fusion patterns (fused)</text>";
+    c.s << "</g>\n</svg>\n";
+}
+
+}  // namespace
+
+std::string render_roofline(const core::Profile& p) {
+    Chart c;
+    collect_series(c, p);
+    write_frame(c, p.metadata.hardware_name);
+    write_slopes(c);
+    write_ceilings(c);
+    const auto points = write_points(c, p);
+    const bool fusion = write_fusion(c, p);
+    write_legend(c, points, fusion);
+    return c.s.str();
 }
 
 int cmd_plot(const Args& args) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "calib/core/run.hpp"
+#include "calib/vocabulary.h"
 #include "options.hpp"
 #include "summary.hpp"
 
@@ -250,8 +251,9 @@ std::string apply_selection_args(const RunArgs& a, const po::variables_map& vm, 
         }
     }
     o.precisions = split_list(a.precisions);
-    static const std::vector<std::string> known_precisions = {
-        "fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp4", "int32", "int16", "int8", "int4"};
+#define CALIB_NAME(name, origin) name,
+    static const std::vector<std::string> known_precisions = {CALIB_PRECISIONS(CALIB_NAME)};  // calib/vocabulary.h
+#undef CALIB_NAME
     for (const auto& p : o.precisions)
         if (std::find(known_precisions.begin(), known_precisions.end(), p) == known_precisions.end())
             return "unknown precision '" + p + "' (valid: " + join(known_precisions) + ")";

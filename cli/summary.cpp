@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "calib/core/profile_sections.hpp"
+
 namespace calib::cli {
 namespace {
-
-namespace json = boost::json;
 
 std::string pad(std::string s, std::size_t w) {
     if (s.size() < w) s.append(w - s.size(), ' ');
@@ -40,173 +40,191 @@ std::string human_bytes(double b) {
     return fixed(b, b < 10 ? 1 : 0) + " " + units[u];
 }
 
+std::string count(int64_t n) { return fixed(static_cast<double>(n), 0); }
+
+// The summary being written: the stream, and the warnings gathered on the way for the end.
+struct Report {
+    std::ostream& os;
+    const core::Profile& p;
+    core::CalibSections s;
+    std::vector<std::string> warnings;
+    int displaced_records = 0;  // operation and fusion records with displaced_samples > 0
+};
+
+void print_placement(Report& r, const core::PlacementSection& o) {
+    if (o.probes <= 0) return;
+    r.os << "\n  CPU placement: " << count(o.displaced_probes) << " of " << count(o.probes)
+         << " probes displaced (reference " << fixed(o.reference_ns, 0) << " ns), " << fixed(o.wait_seconds)
+         << " s waited";
+    if (o.steal_cases > 0)
+        r.os << "; " << count(o.steal_cases) << " case(s) lost over " << fixed(100 * o.steal_max_share, 0)
+             << "% of their time to the hypervisor (steal)";
+    if (o.stale_cases > 0)
+        r.os << "; " << count(o.stale_cases) << " case(s) timed before the reference moved to a faster placement";
+    if (o.deferred_cases > 0 || o.retried_cases > 0)
+        r.os << "; at the end " << count(o.deferred_cases) << " deferred case(s) measured, "
+             << count(o.retried_cases) << " re-measured (" << count(o.replaced_cases) << " replaced)";
+}
+
+void print_header(Report& r) {
+    const auto& md = r.p.metadata;
+    r.os << "HardwareCalibration: " << md.hardware_name << "\n";
+    r.os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << fixed(md.total_memory_gb) << " GiB\n";
+    r.os << "  Calibrated " << md.calibration_date << " with " << md.calibration_tool_version;
+    if (const auto& run = r.s.run) {
+        r.os << " in " << fixed(run->wall_seconds) << " s";
+        print_placement(r, run->policy.placement);
+        if (!run->complete) {
+            r.os << " (INCOMPLETE: interrupted)";
+            r.warnings.push_back("the run was interrupted: this profile is partial");
+        }
+    }
+}
+
+void print_peaks(Report& r) {
+    r.os << "\n\nPeaks (theoretical, with source)\n";
+    for (const auto& [precision, pk] : r.s.peaks.compute) {
+        if (pk.gflops <= 0) continue;
+        r.os << "  " << pad(precision, 6) << rpad(fixed(pk.gflops), 10) << " GFLOPS  [" << pk.source << "] "
+             << pk.formula << "\n";
+    }
+    if (const auto& b = r.s.peaks.bandwidth)
+        r.os << "  memory" << rpad(fixed(b->gbps), 10) << " GB/s    [" << b->source << "] " << b->formula << "\n";
+}
+
+void print_aggregates(Report& r) {
+    const auto& p = r.p;
+    r.os << "\nAggregates (compute records only)\n";
+    r.os << "  GFLOPS best/avg/worst: " << fixed(p.best_measured_gflops) << " / " << fixed(p.avg_measured_gflops)
+         << " / " << fixed(p.worst_measured_gflops) << "   efficiency: " << fixed(p.best_efficiency * 100) << "% / "
+         << fixed(p.avg_efficiency * 100) << "% / " << fixed(p.worst_efficiency * 100) << "%\n";
+    r.os << "  Memory bandwidth (DRAM copy): " << fixed(p.measured_bandwidth_gbps) << " GB/s ("
+         << fixed(p.bandwidth_efficiency * 100) << "% of " << fixed(p.theoretical_bandwidth_gbps) << ")\n";
+}
+
+struct MatmulRow {
+    std::string precision, shape;
+    double elems;
+    const core::OperationRecord* r;
+    core::OperationExtras x;
+};
+
+// Matmul records by precision, then size; their warnings on the way.
+std::vector<MatmulRow> matmul_rows(Report& rep) {
+    std::vector<MatmulRow> rows;
+    for (const auto& [key, r] : rep.p.operation_profiles) {
+        if (r.operation_type != "matmul") continue;
+        const auto& e = r.extra_params;  // the case's own params: its size
+        std::string shape = e.contains("matrix_size") ? str(e, "matrix_size") + "^3"
+                                                      : str(e, "m") + "x" + str(e, "k") + "x" + str(e, "n");
+        const core::OperationExtras x = core::read_extras(r);
+        rows.push_back({x.origin.precision, shape, x.judgement.flops.value_or(0), &r, x});
+        if (x.judgement.suspicious.value_or(false))
+            rep.warnings.push_back("efficiency above 100% (suspicious): " + key);
+        if (x.instance.reference_fallback)
+            rep.warnings.push_back("reference-kernel fallback: " + key + " (" + x.instance.implementation + ")");
+        if (x.samples.placement.displaced_samples > 0) ++rep.displaced_records;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const MatmulRow& a, const MatmulRow& b) {
+        return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
+    });
+    return rows;
+}
+
+void print_matmul(Report& r) {
+    const auto rows = matmul_rows(r);
+    if (!rows.empty()) {
+        r.os << "\nMatmul\n  " << pad("prec", 6) << pad("shape", 16) << rpad("GFLOPS", 9) << rpad("eff", 7)
+             << rpad("median ms", 11) << rpad("p10-p90 ms", 20) << rpad("n", 5) << "  implementation\n";
+        for (const auto& row : rows) {
+            const auto& st = row.x.samples;
+            r.os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(fixed(row.r->measured_gflops), 9)
+                 << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(st.median_latency_ms, 3), 11)
+                 << rpad(fixed(st.p10_latency_ms, 3) + "-" + fixed(st.p90_latency_ms, 3), 20)
+                 << rpad(std::to_string(row.r->num_trials), 5) << "  " << row.x.instance.implementation << "\n";
+        }
+    }
+    if (r.s.precision_support)
+        for (const auto& [precision, sup] : *r.s.precision_support)
+            if (!sup.supported) r.os << "  " << precision << ": unsupported (" << sup.reason.value_or("") << ")\n";
+}
+
+void print_memory(Report& r) {
+    const auto& levels = r.s.memory_hierarchy.levels;
+    if (levels.empty()) return;
+    r.os << "\nMemory hierarchy (GB/s; " << "STREAM convention, no write-allocate)\n  " << pad("level", 7)
+         << rpad("size", 10) << rpad("copy", 9) << rpad("scale", 9) << rpad("add", 9) << rpad("triad", 9) << "\n";
+    for (const auto& l : levels) {
+        const double size = static_cast<double>(l.size_bytes);
+        r.os << "  " << pad(l.name, 7) << rpad(size > 0 ? human_bytes(size) : "-", 10) << rpad(fixed(l.copy_gbps), 9)
+             << rpad(fixed(l.scale_gbps), 9) << rpad(fixed(l.add_gbps), 9) << rpad(fixed(l.triad_gbps), 9) << "\n";
+    }
+}
+
+void print_fusion_row(Report& rep, const std::string& key, const core::FusionRecord& r) {
+    const core::FusionExtras x = core::read_extras(r);
+    const double s = r.speedup_factor;
+    const double lo = x.speedup_ci_low.value_or(0), hi = x.speedup_ci_high.value_or(0);
+    std::string verdict = core::to_string(core::fusion_tier(s));
+    if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
+    std::string interval = "[";  // built in place (GCC 12 warns falsely on "[" + string)
+    interval += fixed(lo, 2);
+    interval += ", ";
+    interval += fixed(hi, 2);
+    interval += "]";
+    rep.os << "  " << pad(r.fusion_pattern, 20) << pad(x.precision, 6)
+           << pad(shape_text(r.input_shape), 16) << rpad(fixed(s, 2) + "x", 8) << rpad(interval, 17)
+           << rpad(fixed(r.memory_reduction * 100) + "%", 9) << "  " << verdict << "\n";
+    if (x.reference_fallback) rep.warnings.push_back("reference-kernel fallback in fusion " + key);
+    if (x.placement.displaced_samples > 0) ++rep.displaced_records;
+}
+
+void print_fusion(Report& r) {
+    bool header = false;
+    for (const auto& [key, rec] : r.p.fusion_profiles) {
+        if (key.find('@') == std::string::npos) continue;  // bare keys repeat a shaped record
+        if (!header) {
+            r.os << "\nFusion (speedup = unfused / fused median latency, 95% interval)\n  " << pad("pattern", 20)
+                 << pad("prec", 6) << pad("shape", 16) << rpad("speedup", 8) << rpad("interval", 17)
+                 << rpad("mem red.", 9) << "  verdict\n";
+            header = true;
+        }
+        print_fusion_row(r, key, rec);
+    }
+}
+
+void print_warnings(Report& r) {
+    if (r.displaced_records > 0)
+        r.warnings.push_back(std::to_string(r.displaced_records) +
+                             " records were partly timed outside the run's reference CPU placement (the wait "
+                             "allowance ran out; extra_params.displaced_samples > 0): compare them with care");
+    for (const auto& f : r.s.failed_cases)
+        if (f.status != "unsupported")
+            r.warnings.push_back("case " + f.case_name + " (" + f.plugin + "): " + f.status + ": " + f.message);
+    for (const auto& pl : r.s.plugins) {
+        if (pl.status == "rejected")
+            r.warnings.push_back("plugin rejected: " + pl.path + ": " + pl.reason.value_or(""));
+        else if (pl.unavailable_reason)
+            r.warnings.push_back("plugin " + pl.id + " measured nothing, its device is unavailable: " +
+                                 *pl.unavailable_reason);
+    }
+    if (!r.warnings.empty()) {
+        r.os << "\nWarnings\n";
+        for (const auto& w : r.warnings) r.os << "  - " << w << "\n";
+    }
+}
+
 }  // namespace
 
 void print_summary(std::ostream& os, const core::Profile& p) {
-    const auto& md = p.metadata;
-    const json::object empty;
-    auto ext = [&](const char* k) -> const json::object& {
-        auto* v = p.extensions.if_contains(k);
-        return v != nullptr && v->is_object() ? v->as_object() : empty;
-    };
-    std::vector<std::string> warnings;
-    int displaced_records = 0;  // operation and fusion records with displaced_samples > 0
-
-    os << "HardwareCalibration: " << md.hardware_name << "\n";
-    os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << fixed(md.total_memory_gb) << " GiB\n";
-    os << "  Calibrated " << md.calibration_date << " with " << md.calibration_tool_version;
-    const auto& run = ext("run");
-    if (!run.empty()) {
-        os << " in " << fixed(num(run, "wall_seconds")) << " s";
-        const json::object* pol = run.if_contains("policy") ? run.at("policy").if_object() : nullptr;
-        const json::value* pl = pol != nullptr ? pol->if_contains("placement") : nullptr;
-        if (pl != nullptr && pl->is_object() && num(pl->as_object(), "probes") > 0) {
-            const auto& o = pl->as_object();
-            os << "\n  CPU placement: " << fixed(num(o, "displaced_probes"), 0) << " of " << fixed(num(o, "probes"), 0)
-               << " probes displaced (reference " << fixed(num(o, "reference_ns"), 0) << " ns), "
-               << fixed(num(o, "wait_seconds")) << " s waited";
-            if (num(o, "steal_cases") > 0)
-                os << "; " << fixed(num(o, "steal_cases"), 0) << " case(s) lost over "
-                   << fixed(100 * num(o, "steal_max_share"), 0) << "% of their time to the hypervisor (steal)";
-            if (num(o, "stale_cases") > 0)
-                os << "; " << fixed(num(o, "stale_cases"), 0)
-                   << " case(s) timed before the reference moved to a faster placement";
-            if (num(o, "deferred_cases") > 0 || num(o, "retried_cases") > 0)
-                os << "; at the end " << fixed(num(o, "deferred_cases"), 0) << " deferred case(s) measured, "
-                   << fixed(num(o, "retried_cases"), 0) << " re-measured (" << fixed(num(o, "replaced_cases"), 0)
-                   << " replaced)";
-        }
-        if (run.contains("complete") && !flag(run, "complete")) {
-            os << " (INCOMPLETE: interrupted)";
-            warnings.push_back("the run was interrupted: this profile is partial");
-        }
-    }
-    os << "\n\nPeaks (theoretical, with source)\n";
-    const auto& peaks = ext("peaks");
-    if (auto* c = peaks.if_contains("compute"); c != nullptr && c->is_object())
-        for (const auto& kv : c->as_object()) {
-            if (!kv.value().is_object()) continue;
-            const auto& pk = kv.value().as_object();
-            if (num(pk, "gflops") <= 0) continue;
-            os << "  " << pad(std::string(kv.key()), 6) << rpad(fixed(num(pk, "gflops")), 10) << " GFLOPS  ["
-               << str(pk, "source") << "] " << str(pk, "formula") << "\n";
-        }
-    if (auto* b = peaks.if_contains("bandwidth"); b != nullptr && b->is_object())
-        os << "  memory" << rpad(fixed(num(b->as_object(), "gbps")), 10) << " GB/s    [" << str(b->as_object(), "source")
-           << "] " << str(b->as_object(), "formula") << "\n";
-
-    os << "\nAggregates (compute records only)\n";
-    os << "  GFLOPS best/avg/worst: " << fixed(p.best_measured_gflops) << " / " << fixed(p.avg_measured_gflops) << " / "
-       << fixed(p.worst_measured_gflops) << "   efficiency: " << fixed(p.best_efficiency * 100) << "% / "
-       << fixed(p.avg_efficiency * 100) << "% / " << fixed(p.worst_efficiency * 100) << "%\n";
-    os << "  Memory bandwidth (DRAM copy): " << fixed(p.measured_bandwidth_gbps) << " GB/s ("
-       << fixed(p.bandwidth_efficiency * 100) << "% of " << fixed(p.theoretical_bandwidth_gbps) << ")\n";
-
-    // Matmul table by precision, then size.
-    struct Row {
-        std::string precision, shape;
-        double elems;
-        const core::OperationRecord* r;
-    };
-    std::vector<Row> rows;
-    for (const auto& [key, r] : p.operation_profiles) {
-        if (r.operation_type != "matmul") continue;
-        std::string prec = str(r.extra_params, "precision", "fp32");
-        std::string shape = r.extra_params.contains("matrix_size")
-                                ? str(r.extra_params, "matrix_size") + "^3"
-                                : str(r.extra_params, "m") + "x" + str(r.extra_params, "k") + "x" +
-                                      str(r.extra_params, "n");
-        double e = num(r.extra_params, "flops");
-        rows.push_back({prec, shape, e, &r});
-        if (flag(r.extra_params, "suspicious"))
-            warnings.push_back("efficiency above 100% (suspicious): " + key);
-        if (flag(r.extra_params, "reference_fallback"))
-            warnings.push_back("reference-kernel fallback: " + key + " (" + str(r.extra_params, "implementation") + ")");
-        if (num(r.extra_params, "displaced_samples") > 0) ++displaced_records;
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-        return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
-    });
-    if (!rows.empty()) {
-        os << "\nMatmul\n  " << pad("prec", 6) << pad("shape", 16) << rpad("GFLOPS", 9) << rpad("eff", 7)
-           << rpad("median ms", 11) << rpad("p10-p90 ms", 20) << rpad("n", 5) << "  implementation\n";
-        for (const auto& row : rows) {
-            const auto& e = row.r->extra_params;
-            os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(fixed(row.r->measured_gflops), 9)
-               << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(num(e, "median_latency_ms"), 3), 11)
-               << rpad(fixed(num(e, "p10_latency_ms"), 3) + "-" + fixed(num(e, "p90_latency_ms"), 3), 20)
-               << rpad(std::to_string(row.r->num_trials), 5) << "  " << str(e, "implementation") << "\n";
-        }
-    }
-    if (auto* ps = p.extensions.if_contains("precision_support"); ps != nullptr && ps->is_object())
-        for (const auto& kv : ps->as_object())
-            if (kv.value().is_object() && !flag(kv.value().as_object(), "supported"))
-                os << "  " << std::string(kv.key()) << ": unsupported (" << str(kv.value().as_object(), "reason")
-                   << ")\n";
-
-    const auto& mh = ext("memory_hierarchy");
-    if (auto* lv = mh.if_contains("levels"); lv != nullptr && lv->is_array() && !lv->as_array().empty()) {
-        os << "\nMemory hierarchy (GB/s; " << "STREAM convention, no write-allocate)\n  " << pad("level", 7)
-           << rpad("size", 10) << rpad("copy", 9) << rpad("scale", 9) << rpad("add", 9) << rpad("triad", 9) << "\n";
-        for (const auto& v : lv->as_array()) {
-            if (!v.is_object()) continue;
-            const auto& l = v.as_object();
-            os << "  " << pad(str(l, "name"), 7)
-               << rpad(num(l, "size_bytes") > 0 ? human_bytes(num(l, "size_bytes")) : "-", 10)
-               << rpad(fixed(num(l, "copy_gbps")), 9) << rpad(fixed(num(l, "scale_gbps")), 9) << rpad(fixed(num(l, "add_gbps")), 9)
-               << rpad(fixed(num(l, "triad_gbps")), 9) << "\n";
-        }
-    }
-
-    bool header = false;
-    for (const auto& [key, r] : p.fusion_profiles) {
-        if (key.find('@') == std::string::npos) continue;  // bare keys repeat a shaped record
-        if (!header) {
-            os << "\nFusion (speedup = unfused / fused median latency, 95% interval)\n  " << pad("pattern", 20)
-               << pad("prec", 6) << pad("shape", 16) << rpad("speedup", 8) << rpad("interval", 17)
-               << rpad("mem red.", 9) << "  verdict\n";
-            header = true;
-        }
-        const auto& e = r.extra_params;
-        const double s = r.speedup_factor;
-        const double lo = num(e, "speedup_ci_low"), hi = num(e, "speedup_ci_high");
-        std::string verdict = core::to_string(core::fusion_tier(s));
-        if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
-        std::string interval = "[";
-        interval += fixed(lo, 2);
-        interval += ", ";
-        interval += fixed(hi, 2);
-        interval += "]";
-        os << "  " << pad(r.fusion_pattern, 20) << pad(str(e, "precision", "fp32"), 6)
-           << pad(shape_text(r.input_shape), 16) << rpad(fixed(s, 2) + "x", 8) << rpad(interval, 17) << rpad(fixed(r.memory_reduction * 100) + "%", 9) << "  "
-           << verdict << "\n";
-        if (flag(e, "reference_fallback")) warnings.push_back("reference-kernel fallback in fusion " + key);
-        if (num(e, "displaced_samples") > 0) ++displaced_records;
-    }
-    if (displaced_records > 0)
-        warnings.push_back(std::to_string(displaced_records) +
-                           " records were partly timed outside the run's reference CPU placement (the wait "
-                           "allowance ran out; extra_params.displaced_samples > 0): compare them with care");
-
-    if (auto* fc = p.extensions.if_contains("failed_cases"); fc != nullptr && fc->is_array())
-        for (const auto& v : fc->as_array())
-            if (v.is_object() && str(v.as_object(), "status") != "unsupported")
-                warnings.push_back("case " + str(v.as_object(), "case") + " (" + str(v.as_object(), "plugin") +
-                                   "): " + str(v.as_object(), "status") + ": " + str(v.as_object(), "message"));
-    if (auto* pl = p.extensions.if_contains("plugins"); pl != nullptr && pl->is_array())
-        for (const auto& v : pl->as_array()) {
-            if (!v.is_object()) continue;
-            const auto& o = v.as_object();
-            if (str(o, "status") == "rejected")
-                warnings.push_back("plugin rejected: " + str(o, "path") + ": " + str(o, "reason"));
-            else if (o.contains("unavailable_reason"))
-                warnings.push_back("plugin " + str(o, "id") + " measured nothing, its device is unavailable: " +
-                                   str(o, "unavailable_reason"));
-        }
-    if (!warnings.empty()) {
-        os << "\nWarnings\n";
-        for (const auto& w : warnings) os << "  - " << w << "\n";
-    }
+    Report r{os, p, core::read_sections(p), {}, 0};
+    print_header(r);
+    print_peaks(r);
+    print_aggregates(r);
+    print_matmul(r);
+    print_memory(r);
+    print_fusion(r);
+    print_warnings(r);
 }
 
 }  // namespace calib::cli

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "reader.hpp"
+#include "schema.hpp"
 
 namespace calib::core {
 
@@ -21,81 +22,13 @@ namespace json = boost::json;
 
 namespace {
 
-json::array to_array(const std::vector<int64_t>& xs) {
-    json::array a;
-    a.reserve(xs.size());
-    for (auto x : xs) a.emplace_back(x);
-    return a;
-}
-
-json::object metadata_json(const Metadata& m) {
-    auto opt = [](const std::optional<std::string>& s) { return s ? json::value(*s) : json::value(nullptr); };
-    json::object o;
-    o["hardware_name"] = m.hardware_name;
-    o["calibration_date"] = m.calibration_date;
-    o["calibration_tool_version"] = m.calibration_tool_version;
-    o["cpu_model"] = m.cpu_model;
-    o["cpu_count"] = m.cpu_count;
-    o["total_memory_gb"] = m.total_memory_gb;
-    o["python_version"] = opt(m.python_version);
-    o["pytorch_version"] = opt(m.pytorch_version);
-    o["numpy_version"] = opt(m.numpy_version);
-    o["num_warmup_runs"] = m.num_warmup_runs;
-    o["num_measurement_runs"] = m.num_measurement_runs;
-    return o;
-}
-
-json::object operation_json(const OperationRecord& r) {
-    json::object o;
-    o["operation_type"] = r.operation_type;
-    o["measured_gflops"] = r.measured_gflops;
-    o["efficiency"] = r.efficiency;
-    o["achieved_bandwidth_gbps"] = r.achieved_bandwidth_gbps;
-    o["memory_bound"] = r.memory_bound;
-    o["compute_bound"] = r.compute_bound;
-    o["arithmetic_intensity"] = r.arithmetic_intensity;
-    o["batch_size"] = r.batch_size;
-    o["input_shape"] = to_array(r.input_shape);
-    o["output_shape"] = to_array(r.output_shape);
-    o["mean_latency_ms"] = r.mean_latency_ms;
-    o["std_latency_ms"] = r.std_latency_ms;
-    o["min_latency_ms"] = r.min_latency_ms;
-    o["max_latency_ms"] = r.max_latency_ms;
-    o["num_trials"] = r.num_trials;
-    o["extra_params"] = r.extra_params;
-    return o;
-}
-
-json::object fusion_json(const FusionRecord& r) {
-    json::object o;
-    o["fusion_pattern"] = r.fusion_pattern;
-    json::array ops;
-    for (const auto& s : r.operators) ops.emplace_back(s);
-    o["operators"] = std::move(ops);
-    o["num_operators"] = r.num_operators;
-    o["unfused_latency_ms"] = r.unfused_latency_ms;
-    o["unfused_gflops"] = r.unfused_gflops;
-    o["unfused_memory_bytes"] = r.unfused_memory_bytes;
-    o["fused_latency_ms"] = r.fused_latency_ms;
-    o["fused_gflops"] = r.fused_gflops;
-    o["fused_memory_bytes"] = r.fused_memory_bytes;
-    o["speedup_factor"] = r.speedup_factor;
-    o["memory_reduction"] = r.memory_reduction;
-    o["gflops_improvement"] = r.gflops_improvement;
-    o["input_shape"] = to_array(r.input_shape);
-    o["extra_params"] = r.extra_params;
-    o["num_trials"] = r.num_trials;
-    return o;
-}
-
-template <class Record, class ToJson>
-json::object records_json(const std::vector<std::pair<std::string, Record>>& recs, const char* name,
-                          ToJson f) {
+template <class Record>
+json::object records_json(const std::vector<std::pair<std::string, Record>>& recs, const char* name) {
     json::object o;
     o.reserve(recs.size());
     for (const auto& [key, rec] : recs) {
         if (o.contains(key)) throw ProfileError(detail::child_path(name, key) + ": duplicate key");
-        o[key] = f(rec);
+        o[key] = detail::write_object(rec);
     }
     return o;
 }
@@ -270,19 +203,10 @@ std::string errno_text(int err) { return std::strerror(err); }
 json::value to_json(const Profile& p) {
     json::object o;
     o.reserve(14 + p.extensions.size());
-    o["metadata"] = metadata_json(p.metadata);
-    o["theoretical_peak_gflops"] = p.theoretical_peak_gflops;
-    o["theoretical_bandwidth_gbps"] = p.theoretical_bandwidth_gbps;
-    o["best_measured_gflops"] = p.best_measured_gflops;
-    o["avg_measured_gflops"] = p.avg_measured_gflops;
-    o["worst_measured_gflops"] = p.worst_measured_gflops;
-    o["measured_bandwidth_gbps"] = p.measured_bandwidth_gbps;
-    o["bandwidth_efficiency"] = p.bandwidth_efficiency;
-    o["best_efficiency"] = p.best_efficiency;
-    o["avg_efficiency"] = p.avg_efficiency;
-    o["worst_efficiency"] = p.worst_efficiency;
-    o["operation_profiles"] = records_json(p.operation_profiles, "operation_profiles", operation_json);
-    o["fusion_profiles"] = records_json(p.fusion_profiles, "fusion_profiles", fusion_json);
+    o["metadata"] = detail::write_object(p.metadata);
+    for (const auto& [name, member] : detail::kTopNumbers) o[name] = p.*member;
+    o["operation_profiles"] = records_json<OperationRecord>(p.operation_profiles, "operation_profiles");
+    o["fusion_profiles"] = records_json<FusionRecord>(p.fusion_profiles, "fusion_profiles");
     if (!p.precision_matrix.is_null() && !p.precision_matrix.is_object())
         throw ProfileError("precision_matrix: expected object or null");
     o["precision_matrix"] = p.precision_matrix;

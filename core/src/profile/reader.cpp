@@ -1,4 +1,5 @@
 #include "reader.hpp"
+#include "schema.hpp"
 
 #include <cmath>
 #include <limits>
@@ -46,19 +47,13 @@ const char* kind_name(const json::value& v) {
 }
 
 const std::vector<std::string_view>& origin_top_keys() {
-    static const std::vector<std::string_view> keys = {"metadata",
-                                                       "theoretical_peak_gflops",
-                                                       "theoretical_bandwidth_gbps",
-                                                       "best_measured_gflops",
-                                                       "avg_measured_gflops",
-                                                       "worst_measured_gflops",
-                                                       "measured_bandwidth_gbps",
-                                                       "bandwidth_efficiency",
-                                                       "best_efficiency",
-                                                       "avg_efficiency",
-                                                       "worst_efficiency",
-                                                       "operation_profiles",
-                                                       "fusion_profiles"};
+    static const std::vector<std::string_view> keys = [] {
+        std::vector<std::string_view> k = {"metadata"};
+        for (const auto& [name, member] : kTopNumbers) k.push_back(name);
+        k.push_back("operation_profiles");
+        k.push_back("fusion_profiles");
+        return k;
+    }();
     return keys;
 }
 
@@ -70,188 +65,10 @@ const std::vector<std::string_view>& extension_keys() {
 
 namespace {
 
-// Reads named fields of one JSON object, tracking which keys were consumed so that `finish`
-// can reject the rest (the compatibility rule).
-class FieldReader {
-public:
-    FieldReader(const json::object& o, std::string path, Problems& pr)
-        : o_(o), path_(std::move(path)), pr_(pr) {}
-
-    bool ok() const { return ok_; }
-
-    void str(std::string_view name, std::string& out) {
-        if (const auto* v = get(name)) {
-            if (v->is_string())
-                out = std::string(v->get_string());
-            else
-                wrong(name, "string", *v);
-        }
-    }
-    void opt_str(std::string_view name, std::optional<std::string>& out) {
-        if (const auto* v = get(name)) {
-            if (v->is_string())
-                out = std::string(v->get_string());
-            else if (v->is_null())
-                out.reset();
-            else
-                wrong(name, "string or null", *v);
-        }
-    }
-    void num(std::string_view name, double& out) {
-        if (const auto* v = get(name)) {
-            if (v->is_double())
-                out = v->get_double();
-            else if (v->is_int64())
-                out = static_cast<double>(v->get_int64());
-            else if (v->is_uint64())
-                out = static_cast<double>(v->get_uint64());
-            else
-                wrong(name, "number", *v);
-        }
-    }
-    void integer(std::string_view name, int64_t& out) {
-        if (const auto* v = get(name)) read_int(*v, child_path(path_, name), out);
-    }
-    void boolean(std::string_view name, bool& out) {
-        if (const auto* v = get(name)) {
-            if (v->is_bool())
-                out = v->get_bool();
-            else
-                wrong(name, "bool", *v);
-        }
-    }
-    void int_list(std::string_view name, std::vector<int64_t>& out) {
-        const auto* v = get(name);
-        if (!v) return;
-        if (!v->is_array()) return wrong(name, "array of integers", *v);
-        const auto& a = v->get_array();
-        out.assign(a.size(), 0);
-        const std::string p = child_path(path_, name);
-        for (size_t i = 0; i < a.size(); ++i) read_int(a[i], index_path(p, i), out[i]);
-    }
-    void str_list(std::string_view name, std::vector<std::string>& out) {
-        const auto* v = get(name);
-        if (!v) return;
-        if (!v->is_array()) return wrong(name, "array of strings", *v);
-        const auto& a = v->get_array();
-        out.clear();
-        const std::string p = child_path(path_, name);
-        for (size_t i = 0; i < a.size(); ++i) {
-            if (a[i].is_string()) {
-                out.emplace_back(a[i].get_string());
-            } else {
-                fail(index_path(p, i), std::string("expected string, got ") + kind_name(a[i]));
-            }
-        }
-    }
-    void object(std::string_view name, json::object& out) {
-        if (const auto* v = get(name)) {
-            if (v->is_object())
-                out = v->get_object();
-            else
-                wrong(name, "object", *v);
-        }
-    }
-    // Any key not consumed is unknown: the origin loader would fail on it.
-    void finish() {
-        for (const auto& kv : o_) {
-            bool known = false;
-            for (auto s : seen_) known = known || s == kv.key();
-            if (!known) fail(child_path(path_, kv.key()), "unknown field (the origin loader rejects it)");
-        }
-    }
-
-private:
-    const json::value* get(std::string_view name) {
-        seen_.push_back(name);
-        const auto* v = o_.if_contains(name);
-        if (!v) fail(child_path(path_, name), "missing field");
-        return v;
-    }
-    void wrong(std::string_view name, const char* expected, const json::value& v) {
-        fail(child_path(path_, name), std::string("expected ") + expected + ", got " + kind_name(v));
-    }
-    void read_int(const json::value& v, const std::string& p, int64_t& out) {
-        if (v.is_int64()) {
-            out = v.get_int64();
-        } else if (v.is_uint64()) {
-            if (v.get_uint64() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-                fail(p, "integer out of range");
-            else
-                out = static_cast<int64_t>(v.get_uint64());
-        } else {
-            fail(p, std::string("expected integer, got ") + kind_name(v));
-        }
-    }
-    void fail(const std::string& p, const std::string& what) {
-        ok_ = false;
-        pr_.add(p, what);
-    }
-
-    const json::object& o_;
-    std::string path_;
-    Problems& pr_;
-    std::vector<std::string_view> seen_;
-    bool ok_ = true;
-};
-
-bool read_metadata(const json::object& o, const std::string& path, Problems& pr, Metadata& m) {
+template <class T>
+bool read_strict(const json::object& o, const std::string& path, Problems& pr, T& out) {
     FieldReader r(o, path, pr);
-    r.str("hardware_name", m.hardware_name);
-    r.str("calibration_date", m.calibration_date);
-    r.str("calibration_tool_version", m.calibration_tool_version);
-    r.str("cpu_model", m.cpu_model);
-    r.integer("cpu_count", m.cpu_count);
-    r.num("total_memory_gb", m.total_memory_gb);
-    r.opt_str("python_version", m.python_version);
-    r.opt_str("pytorch_version", m.pytorch_version);
-    r.opt_str("numpy_version", m.numpy_version);
-    r.integer("num_warmup_runs", m.num_warmup_runs);
-    r.integer("num_measurement_runs", m.num_measurement_runs);
-    r.finish();
-    return r.ok();
-}
-
-bool read_operation(const json::object& o, const std::string& path, Problems& pr, OperationRecord& rec) {
-    FieldReader r(o, path, pr);
-    r.str("operation_type", rec.operation_type);
-    r.num("measured_gflops", rec.measured_gflops);
-    r.num("efficiency", rec.efficiency);
-    r.num("achieved_bandwidth_gbps", rec.achieved_bandwidth_gbps);
-    r.boolean("memory_bound", rec.memory_bound);
-    r.boolean("compute_bound", rec.compute_bound);
-    r.num("arithmetic_intensity", rec.arithmetic_intensity);
-    r.integer("batch_size", rec.batch_size);
-    r.int_list("input_shape", rec.input_shape);
-    r.int_list("output_shape", rec.output_shape);
-    r.num("mean_latency_ms", rec.mean_latency_ms);
-    r.num("std_latency_ms", rec.std_latency_ms);
-    r.num("min_latency_ms", rec.min_latency_ms);
-    r.num("max_latency_ms", rec.max_latency_ms);
-    r.integer("num_trials", rec.num_trials);
-    r.object("extra_params", rec.extra_params);
-    r.finish();
-    return r.ok();
-}
-
-bool read_fusion(const json::object& o, const std::string& path, Problems& pr, FusionRecord& rec) {
-    FieldReader r(o, path, pr);
-    r.str("fusion_pattern", rec.fusion_pattern);
-    r.str_list("operators", rec.operators);
-    r.integer("num_operators", rec.num_operators);
-    r.num("unfused_latency_ms", rec.unfused_latency_ms);
-    r.num("unfused_gflops", rec.unfused_gflops);
-    r.integer("unfused_memory_bytes", rec.unfused_memory_bytes);
-    r.num("fused_latency_ms", rec.fused_latency_ms);
-    r.num("fused_gflops", rec.fused_gflops);
-    r.integer("fused_memory_bytes", rec.fused_memory_bytes);
-    r.num("speedup_factor", rec.speedup_factor);
-    r.num("memory_reduction", rec.memory_reduction);
-    r.num("gflops_improvement", rec.gflops_improvement);
-    r.int_list("input_shape", rec.input_shape);
-    r.object("extra_params", rec.extra_params);
-    r.integer("num_trials", rec.num_trials);
-    r.finish();
+    r.read_fields(out);
     return r.ok();
 }
 
@@ -303,36 +120,26 @@ ReadResult read_profile(const json::value& doc, Problems& pr) {
     }
     if (const auto* m = top.if_contains("metadata")) {
         if (m->is_object())
-            res.top_ok = read_metadata(m->get_object(), "metadata", pr, p.metadata) && res.top_ok;
+            res.top_ok = read_strict(m->get_object(), "metadata", pr, p.metadata) && res.top_ok;
         else {
             res.top_ok = false;
             pr.add("metadata", std::string("expected object, got ") + kind_name(*m));
         }
     }
-    const std::pair<std::string_view, double*> numbers[] = {
-        {"theoretical_peak_gflops", &p.theoretical_peak_gflops},
-        {"theoretical_bandwidth_gbps", &p.theoretical_bandwidth_gbps},
-        {"best_measured_gflops", &p.best_measured_gflops},
-        {"avg_measured_gflops", &p.avg_measured_gflops},
-        {"worst_measured_gflops", &p.worst_measured_gflops},
-        {"measured_bandwidth_gbps", &p.measured_bandwidth_gbps},
-        {"bandwidth_efficiency", &p.bandwidth_efficiency},
-        {"best_efficiency", &p.best_efficiency},
-        {"avg_efficiency", &p.avg_efficiency},
-        {"worst_efficiency", &p.worst_efficiency}};
-    for (const auto& [name, dst] : numbers) {
+    for (const auto& [name, member] : kTopNumbers) {
         const auto* v = top.if_contains(name);
         if (!v) continue;
         if (v->is_number()) {
-            *dst = v->to_number<double>();
+            p.*member = v->to_number<double>();
         } else {
             res.top_ok = false;
             pr.add(std::string(name), std::string("expected number, got ") + kind_name(*v));
         }
     }
-    read_records(top, "operation_profiles", pr, p.operation_profiles, res.operation_ok, read_operation,
+    read_records(top, "operation_profiles", pr, p.operation_profiles, res.operation_ok, read_strict<OperationRecord>,
                  res.top_ok);
-    read_records(top, "fusion_profiles", pr, p.fusion_profiles, res.fusion_ok, read_fusion, res.top_ok);
+    read_records(top, "fusion_profiles", pr, p.fusion_profiles, res.fusion_ok, read_strict<FusionRecord>,
+                 res.top_ok);
 
     if (const auto* pm = top.if_contains("precision_matrix")) {
         if (pm->is_object() || pm->is_null()) {

@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "calib/vocabulary.h"
 #include "reader.hpp"
+#include "schema.hpp"
 
 namespace calib::core {
 
@@ -13,8 +15,15 @@ namespace {
 
 constexpr const char* kStatuses[] = {"ok",      "failed",    "unsupported", "verification_failed",
                                      "crashed", "timed_out", "exited"};
-constexpr const char* kPrecisions[] = {"fp64", "fp32", "fp16",  "fp8",   "fp8_e4m3", "fp8_e5m2",
-                                       "fp4",  "bf16", "int32", "int16", "int8",     "int4"};
+
+// A record's precision must be one the origin knows (calib/vocabulary.h; tf32 is a math precision,
+// recorded on fp32 storage).
+bool origin_precision(std::string_view s) {
+#define CALIB_ORIGIN(name, origin) {name, origin},
+    static constexpr std::pair<std::string_view, int> all[] = {CALIB_PRECISIONS(CALIB_ORIGIN)};
+#undef CALIB_ORIGIN
+    return std::any_of(std::begin(all), std::end(all), [&](const auto& p) { return p.second == 1 && p.first == s; });
+}
 
 bool near_rel(double a, double b, double rel, double abs_tol = 0) {
     if (a == b) return true;
@@ -48,7 +57,7 @@ std::string check_extra_params(const json::object& ep, const std::string& path,
     if (const auto* p = ep.if_contains("precision")) {
         if (!p->is_string())
             out.push_back(child_path(path, "precision") + ": expected string, got " + detail::kind_name(*p));
-        else if (!one_of(p->get_string(), kPrecisions))
+        else if (!origin_precision(p->get_string()))
             out.push_back(child_path(path, "precision") + ": unknown precision \"" +
                           std::string(p->get_string()) + "\"");
     }
@@ -123,29 +132,21 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
     }
 }
 
+// Each of calib's sections (profile_sections.hpp), where present, is of the kind its field table says.
 void check_extensions(const json::object& ext, std::vector<std::string>& out) {
-    auto expect = [&](std::string_view key, bool ok, const char* what) {
-        if (const auto* v = ext.if_contains(key); v && !ok)
-            out.push_back(std::string(key) + ": expected " + what + ", got " + detail::kind_name(*v));
-    };
-    auto kind_is = [&](std::string_view key, json::kind k) {
-        const auto* v = ext.if_contains(key);
-        return v && v->kind() == k;
-    };
     if (const auto* v = ext.if_contains("schema_version")) {
         if (!v->is_int64() && !v->is_uint64())
             out.push_back(std::string("schema_version: expected integer, got ") + detail::kind_name(*v));
         else if (v->is_uint64() || v->get_int64() < 1)
             out.push_back("schema_version: must be a positive integer of a known size");
     }
-    expect("calib_version", kind_is("calib_version", json::kind::string), "string");
-    expect("host", kind_is("host", json::kind::object), "object");
-    expect("peaks", kind_is("peaks", json::kind::object), "object");
-    expect("plugins", kind_is("plugins", json::kind::array), "array");
-    expect("memory_hierarchy", kind_is("memory_hierarchy", json::kind::object), "object");
-    expect("run", kind_is("run", json::kind::object), "object");
-    if (kind_is("run", json::kind::object)) {
-        if (const auto* c = ext.at("run").get_object().if_contains("complete"); c && !c->is_bool())
+    detail::for_each_field_kind<CalibSections>([&](std::string_view key, const char* kind) {
+        const auto* v = ext.if_contains(key);
+        if (key != "schema_version" && v && !detail::is_json_kind(*v, kind))
+            out.push_back(std::string(key) + ": expected " + kind + ", got " + detail::kind_name(*v));
+    });
+    if (const auto* run = ext.if_contains("run"); run && run->is_object()) {
+        if (const auto* c = run->get_object().if_contains("complete"); c && !c->is_bool())
             out.push_back(std::string("run.complete: expected bool, got ") + detail::kind_name(*c));
     }
 }

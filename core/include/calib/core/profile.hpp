@@ -15,7 +15,9 @@ namespace calib::core {
 
 inline constexpr int kProfileSchemaVersion = 1;
 
-// Exactly the origin's metadata fields, in its order.
+// Exactly the origin's metadata fields, in its order. The 2025 loader rejects any other key
+// (shared/reference/origin-2026.md): a later field belongs here as a std::optional that its table
+// (core/src/profile/schema.hpp) leaves out when empty, so a file without it still loads there.
 struct Metadata {
     std::string hardware_name;
     std::string calibration_date;  // ISO-8601

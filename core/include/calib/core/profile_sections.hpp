@@ -1,0 +1,247 @@
+// calib's own sections of a HardwareCalibration profile, typed (docs/profile-format.md). The Profile
+// keeps them as JSON (profile.hpp: precision_matrix, extensions) so that unknown keys survive a round
+// trip; these types are how calib writes them (the builder) and reads them (the CLI). Each type has one
+// field table (core/src/profile/schema.hpp) that drives both its writer and its reader, so a field is
+// named once. A new section is a new type here, a table there and a field of CalibSections.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "calib/core/plugin_types.hpp"
+#include "calib/core/profile.hpp"
+
+namespace calib::core {
+
+// A JSON object whose keys are data (precision names, plugin ids), in insertion order.
+template <class T>
+using NamedList = std::vector<std::pair<std::string, T>>;
+
+// ---- what calib writes into a record's extra_params -----------------------------------------------
+// extra_params opens with the case's own params under their own names (free text, so it stays JSON);
+// these are the fields calib adds after them, in this order.
+
+// What the placement guard did to a measurement's samples.
+struct PlacementFacts {
+    int64_t discarded_samples = 0, displaced_samples = 0;
+    double placement_wait_seconds = 0;
+    std::optional<std::string> placement_retry;  // "deferred", "replaced", "original_kept"
+};
+// The statistics of one measured case.
+struct SampleFacts {
+    double case_seconds = 0, prepare_seconds = 0, steal_seconds = 0;
+    double median_latency_ms = 0, p10_latency_ms = 0, p90_latency_ms = 0;
+    double cv = 0, robust_cv = 0, noise = 0;
+    int64_t samples = 0, iterations_per_sample = 0;
+    std::string stopping_reason;
+    PlacementFacts placement;  // flattened
+};
+// Where an operation record came from.
+struct CaseOrigin {
+    std::optional<std::string> operation;  // the case's own type, on "unknown" records
+    std::string precision = "fp32";        // storage precision
+    std::string device, plugin, case_name;
+};
+// What the plugin said about the instance it timed (its own params follow in extra_params).
+struct InstanceFacts {
+    std::string implementation;
+    bool reference_fallback = false, verified = false;
+    double max_abs_error = 0;
+};
+// What the record was judged against.
+struct Judgement {
+    std::optional<double> flops;                // compute records
+    double bytes = 0;
+    std::optional<double> peak_gflops;          // compute records
+    std::optional<double> peak_bandwidth_gbps;  // bandwidth records
+    std::string peak_source;
+    std::string status = "ok";
+    std::optional<bool> suspicious;             // efficiency above 1
+};
+// An operation record's extra_params, read as a whole (each part is written on its own, see above).
+struct OperationExtras {
+    CaseOrigin origin;
+    InstanceFacts instance;
+    SampleFacts samples;
+    Judgement judgement;
+};
+// A fusion record's extra_params after the fused case's params.
+struct FusionExtras {
+    std::string precision = "fp32", device, plugin, status = "ok";
+    std::optional<double> speedup_ci_low, speedup_ci_high;
+    std::string tier;
+    bool verified = false;
+    double max_abs_error = 0, tolerance = 0;
+    bool reference_fallback = false;
+    std::string fused_implementation, unfused_implementation;
+    double fused_median_latency_ms = 0, unfused_median_latency_ms = 0;
+    double fused_p10_latency_ms = 0, fused_p90_latency_ms = 0, unfused_p10_latency_ms = 0, unfused_p90_latency_ms = 0;
+    double fused_cv = 0, unfused_cv = 0;
+    int64_t samples = 0, iterations_per_sample = 0, unfused_iterations_per_sample = 0;
+    std::string stopping_reason;
+    PlacementFacts placement;  // flattened
+    double case_seconds = 0, prepare_seconds = 0, steal_seconds = 0;
+    std::string fused_case, unfused_case;
+};
+// A memory_sweep point after the case's params.
+struct SweepPointFacts {
+    std::string operation;
+    double gbps = 0, best_gbps = 0, bytes = 0;
+    SampleFacts samples;  // flattened
+    std::string case_name;
+};
+
+// "peaks": what each precision and the memory system can do at most, and where that figure came from.
+struct PeakEntry {
+    double gflops = 0;
+    std::string source;   // "detected", "user", "plugin"
+    std::string formula;
+};
+struct BandwidthEntry {
+    double gbps = 0;
+    std::string source;   // "unknown", "user", "plugin", "measured"
+    std::string formula;
+};
+struct PeaksSection {
+    NamedList<PeakEntry> compute;  // by precision
+    std::optional<BandwidthEntry> bandwidth;
+};
+
+// "plugins": one entry per candidate file, loaded or rejected.
+struct PluginAbi {
+    int64_t major = 0, minor = 0;
+};
+struct PluginDevice {
+    std::string kind, name;
+    bool available = true;
+};
+struct PluginEntry {
+    std::string path;
+    std::string status;  // "loaded", "rejected" or "duplicate"
+    std::optional<std::string> reason_code, reason;  // rejected or duplicate only
+    std::optional<std::string> duplicate_of;         // duplicate only: the path of the copy that loaded
+    std::string id, name, version, vendor;
+    PluginAbi abi;
+    PluginDevice device;
+    std::optional<std::string> unavailable_reason;  // device unavailable only
+    int64_t cases = 0;
+    std::optional<double> seconds;  // loaded and run only
+};
+
+// "memory_hierarchy": STREAM figures per cache level and DRAM.
+struct MemoryLevel {
+    std::string name;  // "L1", "L2", ..., "DRAM"
+    int64_t size_bytes = 0;
+    double copy_gbps = 0, scale_gbps = 0, add_gbps = 0, triad_gbps = 0;
+    std::vector<int64_t> working_sets_bytes;  // of the copy points in this level's plateau
+};
+struct MemoryHierarchy {
+    std::string convention;
+    std::vector<MemoryLevel> levels;
+};
+
+// "failed_cases": every case that did not end "ok".
+struct FailedCase {
+    std::string plugin, plugin_path, case_name;
+    std::optional<std::string> unfused_case;
+    std::string family, precision, status, message;
+};
+
+// "run": how the run went and under which policy.
+struct PlacementSection {
+    std::string probe = "off";
+    double displaced_ratio = 0, reference_min_share = 0, reference_confirm_seconds = 0;
+    double max_wait_per_case_seconds = 0, max_wait_per_plugin_seconds = 0;
+    double settle_min_seconds = 0, settle_max_seconds = 0;
+    double initial_reference_ns = 0, settle_seconds = 0, reference_ns = 0;
+    int64_t probes = 0, displaced_probes = 0;
+    double wait_seconds = 0, probe_seconds = 0, retry_limit_seconds = 0;
+    int64_t deferred_cases = 0, stale_cases = 0;
+    double steal_max_share = 0;
+    int64_t steal_cases = 0, retried_cases = 0, replaced_cases = 0;
+    double retry_seconds = 0;
+};
+struct PolicySection {
+    std::string name;
+    double warmup_seconds = 0, min_sample_seconds = 0, target_noise = 0;
+    int64_t min_samples = 0;
+    double time_budget_seconds = 0;
+    int64_t fixed_samples = 0;
+    double pair_max_halfwidth = 0, pair_budget_extension = 0;
+    int64_t pair_min_samples = 0;
+    std::string openmp_wait_policy;
+    NamedList<std::string> worker_environment;
+    PlacementSection placement;
+};
+struct RunSection {
+    bool complete = true;
+    std::string started_at;
+    double wall_seconds = 0;
+    bool quick = false;
+    PolicySection policy;
+    NamedList<double> plugin_seconds;
+};
+
+// "precision_matrix" (the origin's shape, origin precisions only) and calib's "precision_support"
+// (every math precision a matmul ran in, tf32 included).
+struct PrecisionMatrix {
+    std::string hardware_name;
+    std::vector<std::string> supported_precisions, unsupported_precisions;
+    NamedList<double> peak_gflops_by_precision, speedup_vs_fp32, theoretical_peaks;
+};
+struct PrecisionSupport {
+    bool supported = false;
+    std::optional<std::string> reason;       // unsupported only
+    std::optional<double> best_gflops;       // supported only
+    double peak_gflops = 0;
+    std::string peak_source;
+    std::optional<double> efficiency;        // supported with a known peak
+    std::optional<bool> suspicious;          // efficiency above 1
+};
+
+// calib's top-level additions, in the order they are written (profile-format.md). `memory_sweep` points
+// carry the case's own params as keys, so they stay JSON objects (read_sweep_point types the rest).
+struct CalibSections {
+    int64_t schema_version = kProfileSchemaVersion;
+    std::string calib_version;
+    boost::json::object host;
+    PeaksSection peaks;
+    std::vector<PluginEntry> plugins;
+    MemoryHierarchy memory_hierarchy;
+    std::optional<RunSection> run;  // always written; absent only in a profile from elsewhere
+    std::vector<boost::json::object> memory_sweep;
+    std::vector<FailedCase> failed_cases;
+    std::optional<NamedList<PrecisionSupport>> precision_support;
+};
+
+// Writers: the JSON calib writes. The extra_params parts are appended to `e` key by key.
+void append(boost::json::object& e, const CaseOrigin& x);
+void append(boost::json::object& e, const InstanceFacts& x);
+void append(boost::json::object& e, const SampleFacts& x);
+void append(boost::json::object& e, const Judgement& x);
+void append(boost::json::object& e, const FusionExtras& x);
+void append(boost::json::object& e, const SweepPointFacts& x);
+// calib's sections go into Profile::extensions ahead of any other key.
+boost::json::object to_json(const PeaksSection& s);
+boost::json::object to_json(const PluginEntry& s);
+boost::json::object to_json(const PrecisionMatrix& s);
+boost::json::object to_json(const CalibSections& s);
+void write_sections(const CalibSections& s, Profile& p);
+
+// Readers, tolerant: a missing or mistyped field keeps its default, so an older or hand-edited
+// profile still renders.
+OperationExtras read_extras(const OperationRecord& r);
+FusionExtras read_extras(const FusionRecord& r);
+SweepPointFacts read_sweep_point(const boost::json::object& point);
+PrecisionMatrix read_precision_matrix(const Profile& p);
+CalibSections read_sections(const Profile& p);
+
+// A plugin's own fields as the profile lists them (status, identity, ABI, device, case count), without
+// the run's figures. Defined in the run unit (calib_core_run), which knows the plugin records.
+PluginEntry plugin_entry(const PluginRecord& pl);
+
+}  // namespace calib::core

@@ -1,0 +1,240 @@
+// build_profile's record mergers: operation records (compute and bandwidth) and fusion records.
+#include <algorithm>
+
+#include "build.hpp"
+#include "calib/vocabulary.h"
+
+namespace calib::core::build {
+
+namespace json = boost::json;
+
+namespace {
+
+// What every operation record has: latencies, and in extra_params the case's params, where it ran,
+// its instance (with the instance's own params) and its sample statistics. The judgement follows.
+// `own_operation`: the case's type is not an origin one.
+OperationRecord base_record(const CaseOutcome& c, bool own_operation) {
+    const auto& ci = c.info;
+    const auto& st = c.measurement->stats;
+    OperationRecord rec;
+    rec.mean_latency_ms = ms(st.mean);
+    rec.std_latency_ms = ms(st.stddev);
+    rec.min_latency_ms = ms(st.min);
+    rec.max_latency_ms = ms(st.max);
+    rec.num_trials = static_cast<int64_t>(st.count);
+    auto& e = rec.extra_params;
+    for (const auto& [k, v] : ci.params) e[k] = param_value(v);
+    CaseOrigin origin;
+    if (own_operation) origin.operation = ci.operation_type;
+    origin.precision = ci.precision;
+    origin.device = c.device_name;
+    origin.plugin = c.plugin_id;
+    origin.case_name = ci.name;
+    append(e, origin);
+    append(e, InstanceFacts{c.instance.implementation, c.instance.reference_fallback, c.instance.verified,
+                            c.instance.max_abs_error});
+    for (const auto& [k, v] : c.instance.params) e[k] = param_value(v);
+    append(e, sample_facts(c));
+    return rec;
+}
+
+// What the record was judged against (filled in by the caller), and the verdict.
+void add_judgement(OperationRecord& rec, Judgement j) {
+    if (rec.efficiency > 1.0) j.suspicious = true;
+    append(rec.extra_params, j);
+}
+
+OperationRecord compute_record(const CaseOutcome& c, const Judge& judge, double& peak) {
+    const auto& ci = c.info;
+    const double median = c.measurement->stats.median;
+    const bool origin_type = is_origin_operation(ci.operation_type);
+    OperationRecord rec = base_record(c, !origin_type);
+    rec.operation_type = origin_type ? ci.operation_type : CALIB_OPERATION_UNKNOWN;
+    rec.measured_gflops = ci.flops / median / 1e9;
+    rec.achieved_bandwidth_gbps = ci.bytes / median / 1e9;
+    std::string source;
+    std::tie(peak, source) = judge.compute(c.plugin_id, math_of(ci));
+    rec.efficiency = peak > 0 ? rec.measured_gflops / peak : 0;
+    rec.arithmetic_intensity = ci.bytes > 0 ? ci.flops / ci.bytes : 0;
+    const double ridge = judge.bandwidth_gbps > 0 && peak > 0 ? peak / judge.bandwidth_gbps : 0;
+    rec.memory_bound = ridge > 0 && rec.arithmetic_intensity < ridge;
+    rec.compute_bound = !rec.memory_bound;
+    if (ci.operation_type == CALIB_OPERATION_MATMUL && ci.shape.size() == 3) {
+        rec.input_shape = {ci.shape[0], ci.shape[1]};
+        rec.output_shape = {ci.shape[0], ci.shape[2]};
+    } else {
+        rec.input_shape = rec.output_shape = ci.shape;
+    }
+    Judgement j;
+    j.flops = ci.flops;
+    j.bytes = ci.bytes;
+    j.peak_gflops = peak;
+    j.peak_source = source;
+    add_judgement(rec, j);
+    return rec;
+}
+
+std::vector<std::string> split_operators(const std::string& v) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= v.size()) {
+        auto end = v.find(',', start);
+        if (end == std::string::npos) end = v.size();
+        if (end > start) out.push_back(v.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+// The origin's fusion fields: latencies and GFLOPS of both variants, speedup, memory reduction.
+FusionRecord fusion_origin_fields(const CaseOutcome& c) {
+    const auto& f = c.info;
+    const auto& u = *c.unfused;
+    const auto& pm = *c.pair;
+    FusionRecord rec;
+    rec.fusion_pattern = f.fusion_pattern;
+    for (const auto& [k, v] : u.params)
+        if (k == CALIB_PARAM_OPERATORS) rec.operators = split_operators(v);
+    rec.num_operators = static_cast<int64_t>(rec.operators.size());
+    rec.unfused_latency_ms = ms(pm.b.stats.median);
+    rec.unfused_gflops = u.flops / pm.b.stats.median / 1e9;
+    rec.unfused_memory_bytes = static_cast<int64_t>(u.bytes);
+    rec.fused_latency_ms = ms(pm.a.stats.median);
+    rec.fused_gflops = f.flops / pm.a.stats.median / 1e9;
+    rec.fused_memory_bytes = static_cast<int64_t>(f.bytes);
+    rec.speedup_factor = rec.unfused_latency_ms / rec.fused_latency_ms;
+    rec.memory_reduction = u.bytes > 0 ? 1.0 - f.bytes / u.bytes : 0;
+    rec.gflops_improvement = rec.speedup_factor - 1.0;
+    rec.input_shape = f.shape;
+    rec.num_trials = static_cast<int64_t>(std::min(pm.a.stats.count, pm.b.stats.count));
+    return rec;
+}
+
+// calib's fusion extra_params: the fused case's params, verification, both variants' statistics.
+void add_fusion_extras(json::object& e, const CaseOutcome& c, double speedup) {
+    const auto& pm = *c.pair;
+    for (const auto& [k, v] : c.info.params)
+        if (k != CALIB_PARAM_OPERATORS && k != CALIB_PARAM_NUM_OPERATORS) e[k] = param_value(v);
+    FusionExtras x;
+    x.precision = c.info.precision;
+    x.device = c.device_name;
+    x.plugin = c.plugin_id;
+    x.speedup_ci_low = pm.speedup_ci_low;
+    x.speedup_ci_high = pm.speedup_ci_high;
+    x.tier = to_string(fusion_tier(speedup));
+    x.verified = c.instance.verified && c.unfused_instance.verified;
+    x.max_abs_error = std::max(c.instance.max_abs_error, c.unfused_instance.max_abs_error);
+    x.tolerance = c.instance.tolerance;
+    x.reference_fallback = c.instance.reference_fallback || c.unfused_instance.reference_fallback;
+    x.fused_implementation = c.instance.implementation;
+    x.unfused_implementation = c.unfused_instance.implementation;
+    x.fused_median_latency_ms = ms(pm.a.stats.median);
+    x.unfused_median_latency_ms = ms(pm.b.stats.median);
+    x.fused_p10_latency_ms = ms(pm.a.stats.p10);
+    x.fused_p90_latency_ms = ms(pm.a.stats.p90);
+    x.unfused_p10_latency_ms = ms(pm.b.stats.p10);
+    x.unfused_p90_latency_ms = ms(pm.b.stats.p90);
+    x.fused_cv = pm.a.stats.cv;
+    x.unfused_cv = pm.b.stats.cv;
+    x.samples = static_cast<int64_t>(pm.a.stats.count);
+    x.iterations_per_sample = static_cast<int64_t>(pm.a.iterations_per_sample);
+    x.unfused_iterations_per_sample = static_cast<int64_t>(pm.b.iterations_per_sample);
+    x.stopping_reason = to_string(pm.reason);
+    x.placement = placement_facts(pm.a, c.placement_retry);
+    x.case_seconds = c.wall_seconds;
+    x.prepare_seconds = c.prepare_seconds;
+    x.steal_seconds = c.steal_seconds;
+    x.fused_case = c.info.name;
+    x.unfused_case = c.unfused->name;
+    append(e, x);
+}
+
+double element_count(const std::vector<int64_t>& s) {
+    double n = 1;
+    for (auto d : s) n *= static_cast<double>(d);
+    return n;
+}
+
+// "<pattern>@<shape>", with "@<precision>" unless fp32.
+std::string shaped_fusion_key(const CaseInfo& f) {
+    std::string key = fusion_key(f.fusion_pattern, f.shape, CALIB_PRECISION_REFERENCE);
+    if (f.precision != CALIB_PRECISION_REFERENCE) key += "@" + f.precision;
+    return key;
+}
+
+}  // namespace
+
+std::string unique_key(std::set<std::string>& used, const std::string& key) {
+    std::string k = key;
+    for (int i = 2; used.count(k); ++i) k = key + "#" + std::to_string(i);
+    used.insert(k);
+    return k;
+}
+
+void add_compute_records(Profile& p, const Outcomes& parts, const Judge& judge, BestByPrecision& best,
+                         std::set<std::string>& used_keys) {
+    for (const auto* c : parts.compute) {
+        const auto& ci = c->info;
+        double peak = 0;
+        OperationRecord rec = compute_record(*c, judge, peak);
+        const std::string math = math_of(ci);
+        if (ci.operation_type == CALIB_OPERATION_MATMUL && rec.measured_gflops > best.gflops[math]) {
+            best.gflops[math] = rec.measured_gflops;
+            best.plugin[math] = c->plugin_id;
+        }
+        auto key_params = ci.params;
+        if (ci.precision != CALIB_PRECISION_REFERENCE) key_params.emplace_back(CALIB_PARAM_PRECISION, ci.precision);
+        std::string key = unique_key(used_keys, operation_key(rec.operation_type, key_params, rec.input_shape));
+        p.operation_profiles.emplace_back(key, std::move(rec));
+    }
+}
+
+void add_copy_records(Profile& p, const Outcomes& parts, const Judge& judge, std::set<std::string>& used_keys) {
+    for (const auto* c : parts.copies) {
+        const auto& ci = c->info;
+        OperationRecord rec = base_record(*c, false);
+        rec.operation_type = ci.operation_type;
+        rec.measured_gflops = 0;
+        rec.achieved_bandwidth_gbps = ci.bytes / c->measurement->stats.median / 1e9;
+        rec.efficiency = judge.bandwidth_gbps > 0 ? rec.achieved_bandwidth_gbps / judge.bandwidth_gbps : 0;
+        rec.arithmetic_intensity = 0;
+        rec.memory_bound = true;
+        rec.compute_bound = false;
+        rec.input_shape = rec.output_shape = ci.shape;
+        Judgement j;
+        j.bytes = ci.bytes;
+        j.peak_bandwidth_gbps = judge.bandwidth_gbps;
+        j.peak_source = judge.bandwidth_source;
+        add_judgement(rec, j);
+        std::string key = unique_key(used_keys, operation_key(rec.operation_type, ci.params, rec.input_shape));
+        p.operation_profiles.emplace_back(key, std::move(rec));
+    }
+}
+
+// One record per shape and precision; then the bare pattern key (what the origin's consumers look
+// up): a copy of the fp32 record at the largest measured shape.
+void add_fusion_records(Profile& p, const std::vector<const CaseOutcome*>& fusion) {
+    std::map<std::string, const CaseOutcome*> largest_fp32;
+    std::set<std::string> used;
+    for (const auto* c : fusion) {
+        FusionRecord rec = fusion_origin_fields(*c);
+        add_fusion_extras(rec.extra_params, *c, rec.speedup_factor);
+        const auto& f = c->info;
+        if (f.precision == CALIB_PRECISION_REFERENCE) {
+            auto& best = largest_fp32[f.fusion_pattern];
+            if (best == nullptr || element_count(f.shape) > element_count(best->info.shape)) best = c;
+        }
+        p.fusion_profiles.emplace_back(unique_key(used, shaped_fusion_key(f)), std::move(rec));
+    }
+    for (const auto& [pattern, c] : largest_fp32) {
+        const std::string key = shaped_fusion_key(c->info);
+        for (const auto& [k, rec] : p.fusion_profiles)
+            if (k == key) {
+                FusionRecord copy = rec;
+                p.fusion_profiles.emplace_back(unique_key(used, pattern), std::move(copy));
+                break;
+            }
+    }
+}
+
+}  // namespace calib::core::build

@@ -1,0 +1,224 @@
+// build_profile's section mergers: metadata, memory hierarchy and sweep, precision matrix and support,
+// plugins, failed cases, run and policy, host and peaks.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <boost/version.hpp>
+
+#include "build.hpp"
+#include "calib/abi.h"
+#include "calib/vocabulary.h"
+
+namespace calib::core::build {
+
+namespace json = boost::json;
+
+namespace {
+
+struct LevelRange {
+    std::string name;
+    double lo, hi;  // working-set bytes
+    uint64_t size_bytes;
+};
+
+// Cache levels from the host (aggregate capacity over all instances) -> plateau ranges of the sweep.
+std::vector<LevelRange> level_ranges(const HostInfo& h) {
+    std::map<int, uint64_t> cap;  // level -> total bytes (data/unified caches)
+    for (const auto& c : h.caches) {
+        if (c.type == "Instruction") continue;
+        int instances = c.shared_cpu_count > 0 ? std::max(1, h.logical_cpus / c.shared_cpu_count) : 1;
+        cap[c.level] = std::max<uint64_t>(cap[c.level], c.size_bytes * static_cast<uint64_t>(instances));
+    }
+    std::vector<LevelRange> out;
+    double prev = 0;
+    for (const auto& [level, bytes] : cap) {
+        std::string name = "L";
+        name += std::to_string(level);
+        out.push_back({name, prev * 1.5, 0.75 * static_cast<double>(bytes), bytes});
+        prev = static_cast<double>(bytes);
+    }
+    out.push_back({"DRAM", 4.0 * prev, 1e300, 0});
+    return out;
+}
+
+// The best GB/s of `kernel` over the sweep points in `range`'s plateau (STREAM's convention: the best
+// sample, interference only ever adds time); the copy kernel also lists the working sets it used.
+double best_in_range(const LevelRange& range, const std::string& kernel,
+                     const std::vector<const CaseOutcome*>& sweep, std::vector<int64_t>* used) {
+    double best = 0;
+    const bool dram = range.name == "DRAM";  // at least 4x the LLC, inclusive
+    for (const auto* o : sweep) {
+        const auto [k, ws] = sweep_point_of(o->info);
+        if (k != kernel || (dram ? ws < range.lo : ws <= range.lo) || ws > range.hi) continue;
+        best = std::max(best, o->info.bytes / o->measurement->stats.min / 1e9);
+        if (used != nullptr) used->push_back(static_cast<int64_t>(ws));
+    }
+    return best;
+}
+
+std::optional<std::string> if_set(bool cond, const std::string& v) {
+    return cond ? std::optional<std::string>(v) : std::nullopt;
+}
+
+}  // namespace
+
+PlacementFacts placement_facts(const Measurement& m, const std::string& retry) {
+    PlacementFacts f;
+    f.discarded_samples = static_cast<int64_t>(m.discarded_samples);
+    f.displaced_samples = static_cast<int64_t>(m.displaced_samples);
+    f.placement_wait_seconds = m.placement_wait_seconds;
+    if (!retry.empty()) f.placement_retry = retry;
+    return f;
+}
+
+SampleFacts sample_facts(const CaseOutcome& c) {
+    const Measurement& m = *c.measurement;
+    const SampleStats& s = m.stats;
+    SampleFacts f;
+    f.case_seconds = c.wall_seconds;  // wall time of the case: prepare, warm-up, samples, release
+    f.prepare_seconds = c.prepare_seconds;
+    f.steal_seconds = c.steal_seconds;
+    f.median_latency_ms = ms(s.median);
+    f.p10_latency_ms = ms(s.p10);
+    f.p90_latency_ms = ms(s.p90);
+    f.cv = s.cv;
+    f.robust_cv = s.robust_cv;
+    f.noise = s.noise;
+    f.samples = static_cast<int64_t>(s.count);
+    f.iterations_per_sample = static_cast<int64_t>(m.iterations_per_sample);
+    f.stopping_reason = to_string(m.reason);
+    f.placement = placement_facts(m, c.placement_retry);
+    return f;
+}
+
+Metadata metadata(const RunResult& r, const RunOptions& o) {
+    Metadata md;
+    md.hardware_name = o.hardware_name.empty() ? r.host.cpu_model : o.hardware_name;
+    md.calibration_date = r.started_at;
+    md.calibration_tool_version = std::string("calib ") + CALIB_VERSION;
+    md.cpu_model = r.host.cpu_model;
+    md.cpu_count = r.host.physical_cores;
+    md.total_memory_gb = static_cast<double>(r.host.total_memory_bytes) / (1024.0 * 1024.0 * 1024.0);
+    md.python_version = std::string("n/a (calib-host ") + CALIB_VERSION + ", C++)";
+    md.num_warmup_runs = 1;
+    md.num_measurement_runs =
+        static_cast<int64_t>(o.policy.fixed_samples > 0 ? o.policy.fixed_samples : o.policy.min_samples);
+    return md;
+}
+
+MemoryResult memory_hierarchy(const HostInfo& host, const std::vector<const CaseOutcome*>& sweep) {
+    MemoryResult res;
+    res.hierarchy.convention =
+        "STREAM: bytes counted without write-allocate traffic (copy, scale: 2 x 8 bytes per element; add, "
+        "triad: 3 x 8); GB/s = 1e9 bytes/s of the best sample (STREAM's best-of rule); per level the best of "
+        "the sweep points in its plateau; working set = all arrays of the kernel, over all cores; DRAM: every "
+        "array >= 4 x the last-level cache";
+    const auto& kernels = sweep_kernels();  // copy, scale, add, triad
+    for (const auto& range : level_ranges(host)) {
+        MemoryLevel lvl;
+        lvl.name = range.name;
+        lvl.size_bytes = static_cast<int64_t>(range.size_bytes);
+        double* figure[] = {&lvl.copy_gbps, &lvl.scale_gbps, &lvl.add_gbps, &lvl.triad_gbps};
+        for (std::size_t i = 0; i < kernels.size() && i < 4; ++i)
+            *figure[i] = best_in_range(range, kernels[i], sweep, i == 0 ? &lvl.working_sets_bytes : nullptr);
+        if (lvl.copy_gbps <= 0 && lvl.scale_gbps <= 0 && lvl.add_gbps <= 0 && lvl.triad_gbps <= 0) continue;
+        if (range.name == "DRAM") {
+            res.dram_copy_gbps = lvl.copy_gbps;
+            res.dram_triad_gbps = lvl.triad_gbps;
+        }
+        res.hierarchy.levels.push_back(std::move(lvl));
+    }
+    return res;
+}
+
+std::vector<json::object> memory_sweep(const std::vector<const CaseOutcome*>& sweep) {
+    std::vector<json::object> out;
+    for (const auto* c : sweep) {
+        json::object j;
+        for (const auto& [k, v] : c->info.params) j[k] = param_value(v);
+        SweepPointFacts f;
+        f.operation = c->info.operation_type;
+        f.gbps = c->info.bytes / c->measurement->stats.median / 1e9;
+        f.best_gbps = c->info.bytes / c->measurement->stats.min / 1e9;
+        f.bytes = c->info.bytes;
+        f.samples = sample_facts(*c);
+        f.case_name = c->info.name;
+        append(j, f);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& failed) {
+    std::vector<FailedCase> out;
+    for (const auto* c : failed) {
+        FailedCase f;
+        f.plugin = c->plugin_id;
+        f.plugin_path = c->plugin_path;
+        f.case_name = c->info.name;
+        if (c->unfused) f.unfused_case = c->unfused->name;
+        f.family = to_string(c->info.family);
+        f.precision = c->info.precision;
+        f.status = ending_of(*c).name;
+        f.message = c->message;
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
+}  // namespace calib::core::build
+
+namespace calib::core {
+
+PluginEntry plugin_entry(const PluginRecord& pl) {
+    PluginEntry j;
+    j.path = pl.path;
+    j.status = status_of(pl);
+    using build::if_set;
+    j.reason_code = if_set(!pl.loaded, to_string(pl.reason_code));
+    j.reason = if_set(!pl.loaded, pl.reason);
+    j.duplicate_of = if_set(!pl.duplicate_of.empty(), pl.duplicate_of);
+    j.id = pl.id;
+    j.name = pl.name;
+    j.version = pl.version;
+    j.vendor = pl.vendor;
+    j.abi = {pl.abi_major, pl.abi_minor};
+    j.device = {to_string(pl.device_kind), pl.device_name, pl.device_available};
+    j.unavailable_reason = if_set(!pl.device_available, pl.unavailable_reason);
+    j.cases = static_cast<int64_t>(pl.cases.size());
+    return j;
+}
+
+}  // namespace calib::core
+
+namespace calib::core::build {
+
+std::vector<PluginEntry> plugin_entries(const RunResult& r) {
+    std::vector<PluginEntry> out;
+    for (const auto& pl : r.plugins) {
+        PluginEntry j = plugin_entry(pl);
+        auto it = r.plugin_seconds.find(pl.id);
+        if (pl.loaded && it != r.plugin_seconds.end()) j.seconds = it->second;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+json::object host_section(const HostInfo& h) {
+    json::object host = to_json(h);
+    // Library versions: the host's own; plugins report theirs (e.g. oneDNN) in each record's extra_params.
+    host["libraries"] = {{"calib", CALIB_VERSION}, {"boost", BOOST_LIB_VERSION},
+                         {"plugin_abi", std::to_string(CALIB_ABI_VERSION_MAJOR) + "." +
+                                            std::to_string(CALIB_ABI_VERSION_MINOR)}};
+    return host;
+}
+
+PeaksSection peaks_section(const PeakTable& t) {
+    PeaksSection s;
+    for (const auto& p : t.compute) s.compute.emplace_back(p.precision, PeakEntry{p.gflops, p.source, p.formula});
+    s.bandwidth = BandwidthEntry{t.bandwidth.gbps, t.bandwidth.source, t.bandwidth.formula};
+    return s;
+}
+
+}  // namespace calib::core::build
