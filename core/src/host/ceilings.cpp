@@ -28,6 +28,7 @@
 #include "kernels.hpp"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -132,19 +133,43 @@ const std::array<Kernel, 10> kKernels{{
     {"int8", "tdpbusd tmm", {"amx_tile", "amx_int8"}, nullptr, 32768, 4, int8_amx, true},
 }};
 
-// cpuid (through the compiler's runtime) for the flags the kernels need, by /proc/cpuinfo name.
+// cpuid bits (and the OS's XCR0 state bits) of the flags the kernels need, by /proc/cpuinfo name. Own
+// table rather than __builtin_cpu_supports: compilers disagree on its names (clang 14 lacks the AMX ones).
+struct CpuidFlag {
+    const char* name;
+    unsigned leaf, subleaf;
+    int reg, bit;     // reg: 0 eax, 1 ebx, 2 ecx, 3 edx
+    uint64_t xcr0;    // state the OS must save: 0x6 SSE+AVX, 0xe6 + opmask/ZMM, 0x60000 tile config/data
+};
+constexpr std::array<CpuidFlag, 10> kCpuidFlags{{
+    {"fma", 1, 0, 2, 12, 0x6},
+    {"avx2", 7, 0, 1, 5, 0x6},
+    {"avx512f", 7, 0, 1, 16, 0xe6},
+    {"avx512_vnni", 7, 0, 2, 11, 0xe6},
+    {"avx512_fp16", 7, 0, 3, 23, 0xe6},
+    {"avx512_bf16", 7, 1, 0, 5, 0xe6},
+    {"avx_vnni", 7, 1, 0, 4, 0x6},
+    {"amx_bf16", 7, 0, 3, 22, 0x60000},
+    {"amx_tile", 7, 0, 3, 24, 0x60000},
+    {"amx_int8", 7, 0, 3, 25, 0x60000},
+}};
+
+bool cpuid_bit(unsigned leaf, unsigned subleaf, int reg, int bit) {
+    unsigned r[4] = {};
+    if (!__get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3])) return false;
+    return ((r[reg] >> bit) & 1U) != 0;
+}
+
+bool os_saves(uint64_t mask) {
+    if (!cpuid_bit(1, 0, 2, 27)) return false;  // OSXSAVE: xgetbv allowed
+    uint32_t lo = 0, hi = 0;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((static_cast<uint64_t>(hi) << 32 | lo) & mask) == mask;
+}
+
 bool cpuid_has(const std::string& flag) {
-    __builtin_cpu_init();
-    if (flag == "avx512f") return __builtin_cpu_supports("avx512f");
-    if (flag == "avx2") return __builtin_cpu_supports("avx2");
-    if (flag == "fma") return __builtin_cpu_supports("fma");
-    if (flag == "avx512_bf16") return __builtin_cpu_supports("avx512bf16");
-    if (flag == "avx512_fp16") return __builtin_cpu_supports("avx512fp16");
-    if (flag == "avx512_vnni") return __builtin_cpu_supports("avx512vnni");
-    if (flag == "avx_vnni") return __builtin_cpu_supports("avxvnni");
-    if (flag == "amx_tile") return __builtin_cpu_supports("amx-tile");
-    if (flag == "amx_bf16") return __builtin_cpu_supports("amx-bf16");
-    if (flag == "amx_int8") return __builtin_cpu_supports("amx-int8");
+    for (const CpuidFlag& f : kCpuidFlags)
+        if (flag == f.name) return cpuid_bit(f.leaf, f.subleaf, f.reg, f.bit) && os_saves(f.xcr0);
     return false;
 }
 #else

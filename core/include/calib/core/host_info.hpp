@@ -90,7 +90,7 @@ struct CeilingOptions {
 // rate is its operations over its CPU time (preemption does not lower it), best of the repetitions;
 // the ceiling is the sum over threads. A precision the host or CPU lacks has no entry; AMX the kernel
 // refuses (arch_prctl) gets an entry with gflops 0 and the reason. Default cost: about
-// 7 probes x 5 x 20 ms on 2 CPUs, about 0.7-1 s.
+// 7 probes x 5 x 20 ms on 2 CPUs: 0.7 s wall on idle CPUs, ~1.5 s while others share them.
 std::vector<Ceiling> measure_cpu_ceilings(const HostInfo& host, const CeilingOptions& options = {});
 
 struct Peak {
