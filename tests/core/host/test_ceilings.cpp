@@ -56,6 +56,17 @@ TEST_CASE("ceilings on this CPU: fp32 within 10% of the formula, each below 1.3x
         CHECK(c.threads >= 1);
         CHECK(c.source.rfind("measured: ", 0) == 0);
     }
+    // cpuid agrees with /proc/cpuinfo: each loop the host's flags name ran.
+    auto ran = [&](const std::string& instruction) {
+        return std::any_of(t.ceilings.begin(), t.ceilings.end(),
+                           [&](const Ceiling& c) { return c.instruction == instruction && c.gflops > 0; });
+    };
+    if (h.has("avx512f")) CHECK(ran("vfmadd231ps zmm"));
+    if (h.has("avx512_bf16")) CHECK(ran("vdpbf16ps zmm"));
+    if (h.has("avx512_fp16")) CHECK(ran("vfmadd231ph zmm"));
+    if (h.has("avx512_vnni")) CHECK(ran("vpdpbusd zmm"));
+    if (h.has("amx_tile") && h.has("amx_bf16")) CHECK(ran("tdpbf16ps tmm"));
+    if (h.has("amx_tile") && h.has("amx_int8")) CHECK(ran("tdpbusd tmm"));
     const Peak* fp32 = t.find("fp32");
     REQUIRE(fp32 != nullptr);
     if (fp32->ceiling_gflops == 0) {
