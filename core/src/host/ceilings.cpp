@@ -196,13 +196,14 @@ double best_rate(const Kernel& k, const CeilingOptions& o) {
         uint64_t trips = 0, chunk = 64;
         const double t0 = thread_cpu_seconds();
         double dt = 0;
-        while (dt < o.seconds) {
+        while (dt < o.seconds || trips == 0) {
             k.loop(chunk);
             trips += chunk;
             dt = thread_cpu_seconds() - t0;
             if (dt < o.seconds / 64) chunk *= 2;
         }
-        best = std::max(best, static_cast<double>(trips) * k.instructions_per_trip * k.flops_per_instruction / dt);
+        if (dt > 0)
+            best = std::max(best, static_cast<double>(trips) * k.instructions_per_trip * k.flops_per_instruction / dt);
     }
     return best;
 }
