@@ -3,7 +3,7 @@
 // the library builds without -march=native, and they run only when the CPU has the ISA.
 #include "calib/core/host_info.hpp"
 
-#include <time.h>
+#include "kernels.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -15,16 +15,13 @@
 namespace calib::core {
 namespace {
 
+using detail::kVecLoopChains;
+using detail::thread_cpu_seconds;
+
 constexpr int kChainAdds = 100;                 // adds per loop trip (the .rept count below)
 constexpr uint64_t kClockLoops = 2'000'000;     // 2e8 cycles: ~60 ms at 3 GHz
 constexpr uint64_t kPipeLoops = 400'000;        // short runs for the pipe ratio
 constexpr int kRepetitions = 3;
-
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 constexpr bool kHaveChain =
 #if defined(__x86_64__) || defined(__aarch64__)
@@ -76,48 +73,23 @@ double chain_hz(uint64_t loops) {
 }
 
 #if defined(__x86_64__)
-// 12 independent FMA chains cover FMA latency (4-5 cycles) x 2 pipes. Inline asm, so the count holds
-// at any optimisation level (intrinsics at -O0 would spill to the stack and time loads and stores).
-// Registers start at zero: no denormal assists.
-constexpr int kFmaChains = 12;
-#define CALIB_FMA_LOOP(R)                                                                                 \
-    "vxorps %%xmm0, %%xmm0, %%xmm0\n\t"                                                               \
-    ".irp r, 1,2,3,4,5,6,7,8,9,10,11,12,13\n\t"                                                       \
-    "vmovaps %%" R "0, %%" R "\\r\n\t"                                                                 \
-    ".endr\n\t"                                                                                        \
-    "1:\n\t"                                                                                           \
-    ".irp r, 0,1,2,3,4,5,6,7,8,9,10,11\n\t"                                                           \
-    "vfmadd231ps %%" R "12, %%" R "13, %%" R "\\r\n\t"                                                 \
-    ".endr\n\t"                                                                                        \
-    "dec %[n]\n\t"                                                                                     \
-    "jnz 1b\n\t"                                                                                       \
-    "vzeroupper\n\t"
-
-// Returns FMA instructions per CPU-second. Run only when the CPU has the ISA.
+// Returns FMA instructions per CPU-second (kVecLoopChains independent chains cover FMA latency x 2
+// pipes). Run only when the CPU has the ISA.
 double fma_rate_avx512(uint64_t loops) {
     const uint64_t n0 = loops;
     const double t0 = thread_cpu_seconds();
-    asm volatile(CALIB_FMA_LOOP("zmm")
-                 : [n] "+r"(loops)
-                 :
-                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-                   "xmm11", "xmm12", "xmm13", "cc");
+    CALIB_VEC_LOOP("vfmadd231ps", "zmm", loops);
     const double dt = thread_cpu_seconds() - t0;
-    return dt > 0 ? static_cast<double>(n0) * kFmaChains / dt : 0;
+    return dt > 0 ? static_cast<double>(n0) * kVecLoopChains / dt : 0;
 }
 
 double fma_rate_avx2(uint64_t loops) {
     const uint64_t n0 = loops;
     const double t0 = thread_cpu_seconds();
-    asm volatile(CALIB_FMA_LOOP("ymm")
-                 : [n] "+r"(loops)
-                 :
-                 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-                   "xmm11", "xmm12", "xmm13", "cc");
+    CALIB_VEC_LOOP("vfmadd231ps", "ymm", loops);
     const double dt = thread_cpu_seconds() - t0;
-    return dt > 0 ? static_cast<double>(n0) * kFmaChains / dt : 0;
+    return dt > 0 ? static_cast<double>(n0) * kVecLoopChains / dt : 0;
 }
-#undef CALIB_FMA_LOOP
 #endif
 
 }  // namespace

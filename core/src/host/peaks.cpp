@@ -27,6 +27,27 @@ VectorUnit widest_vector(const HostInfo& h) {
     return {4, "128-bit SIMD"};
 }
 
+// Each precision's highest measured ceiling into its Peak (AMX beside vdpbf16ps: the tiles win).
+void attach_ceilings(PeakTable& t, const std::vector<Ceiling>& ceilings) {
+    t.ceilings = ceilings;
+    for (auto& p : t.compute)
+        for (const Ceiling& c : ceilings)
+            if (c.precision == p.precision && c.gflops > p.ceiling_gflops) {
+                p.ceiling_gflops = c.gflops;
+                p.ceiling_source = c.source;
+            }
+}
+
+boost::json::object ceiling_json(const Ceiling& c) {
+    return boost::json::object{{"precision", c.precision},
+                               {"instruction", c.instruction},
+                               {"gflops", c.gflops},
+                               {"flops_per_instruction", c.flops_per_instruction},
+                               {"threads", c.threads},
+                               {"seconds", c.seconds},
+                               {"source", c.source}};
+}
+
 }  // namespace
 
 const Peak* PeakTable::find(const std::string& precision) const {
@@ -38,11 +59,18 @@ const Peak* PeakTable::find(const std::string& precision) const {
 boost::json::object PeakTable::to_json() const {
     boost::json::object c;
     for (const auto& p : compute)
-        c[p.precision] = boost::json::object{{"gflops", p.gflops}, {"source", p.source}, {"formula", p.formula}};
+        c[p.precision] = boost::json::object{{"gflops", p.gflops},
+                                             {"source", p.source},
+                                             {"formula", p.formula},
+                                             {"ceiling_gflops", p.ceiling_gflops},
+                                             {"ceiling_source", p.ceiling_source}};
+    boost::json::array probes;
+    for (const Ceiling& x : ceilings) probes.push_back(ceiling_json(x));
     return boost::json::object{
         {"compute", std::move(c)},
         {"bandwidth",
          boost::json::object{{"gbps", bandwidth.gbps}, {"source", bandwidth.source}, {"formula", bandwidth.formula}}},
+        {"ceilings", std::move(probes)},
     };
 }
 
@@ -87,6 +115,7 @@ PeakTable detect_cpu_peaks(const HostInfo& host) {
         t.compute.push_back(simd("int8", 16, 4, "avx512_vnni vpdpbusd, ops"));
     else if (h.has("avx_vnni"))
         t.compute.push_back(simd("int8", 8, 4, "avx_vnni vpdpbusd, ops"));
+    attach_ceilings(t, h.ceilings);
     return t;
 }
 
@@ -108,9 +137,11 @@ void apply_overrides(PeakTable& table, std::optional<double> peak_gflops_fp32,
         Peak u{"fp32", user, "user", fmt("user-supplied %.1f GFLOPS", user)};
         auto it = std::find_if(table.compute.begin(), table.compute.end(),
                                [](const Peak& p) { return p.precision == "fp32"; });
-        if (it != table.compute.end())
+        if (it != table.compute.end()) {
+            u.ceiling_gflops = it->ceiling_gflops;  // the measured ceiling stays beside the user's peak
+            u.ceiling_source = it->ceiling_source;
             *it = u;
-        else
+        } else
             table.compute.insert(table.compute.begin(), u);
     }
     if (peak_bandwidth_gbps)

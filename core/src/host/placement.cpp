@@ -1,5 +1,7 @@
 #include "calib/core/placement.hpp"
 
+#include "kernels.hpp"
+
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -19,12 +21,7 @@ namespace {
 constexpr int kBursts = 3;
 constexpr int kRoundTrips = 48;  // per burst; far placements (~160 ns) keep a probe under ~60 us
 
-bool pin_self(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
+using detail::pin_self;
 
 }  // namespace
 

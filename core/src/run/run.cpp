@@ -36,13 +36,14 @@ void set_peaks(RunResult& r, const RunOptions& o) {
     apply_overrides(r.peaks, o.peak_gflops, o.peak_bandwidth);
 }
 
-// The host block and its peaks; the sustained clock and FMA pipes are measured here so the profile
-// carries them (detect_cpu_peaks reuses them).
+// The host block and its peaks; the sustained clock, FMA pipes and compute ceilings (instruction loops
+// per precision, under 1 s) are measured here so the profile carries them (detect_cpu_peaks reuses them).
 void characterise_host(RunResult& r, const RunOptions& o) {
     r.host = detect_host();
     r.host.sustained_clock_ghz = measure_sustained_clock_ghz(r.host.logical_cpus);
     r.host.clock_readings_ghz.push_back(r.host.sustained_clock_ghz);
     r.host.fma_pipes = measure_fma_pipes(r.host);
+    r.host.ceilings = measure_cpu_ceilings(r.host);
     set_peaks(r, o);
 }
 
