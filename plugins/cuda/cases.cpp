@@ -159,7 +159,7 @@ void add_gemm_cases(std::vector<CaseEntry>& out) {
     }
 }
 
-void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2) {
+void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2, const std::string& memory) {
     // Working sets (all arrays of the kernel) from a quarter of the L2 to 16x it: L2-resident,
     // around the L2 size, and DRAM-bound (>= 4x the L2).
     const std::array<double, 7> multiples{0.25, 0.5, 1, 2, 4, 8, 16};
@@ -192,6 +192,7 @@ void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2) {
             c.params = {{"kernel", k.kind == Kind::triad ? "triad" : "copy"},  // cudaMemcpy is a copy too
                         {"working_set_bytes", std::to_string(ws)},
                         {"last_cache_bytes", std::to_string(l2)},
+                        {"device_memory", memory},
                         {"l2_multiple", mult}};
             e.def = {k.kind, "fp32", 0, 0, 0, array_bytes, Pattern::bias, CALIB_ROLE_NONE};
             out.push_back(std::move(e));
@@ -297,7 +298,10 @@ void add_attention_cases(std::vector<CaseEntry>& out) {
 std::vector<CaseEntry> build_cases(const DeviceFacts& d) {
     std::vector<CaseEntry> out;
     add_gemm_cases(out);
-    add_memory_cases(out, d.l2_bytes > 0 ? d.l2_bytes : int64_t{50} << 20);
+    // The data-centre parts (A100 sm_80, H100/H200 sm_90, B200 sm_100) carry HBM; the others GDDR.
+    const bool hbm = (d.cc_major == 8 && d.cc_minor == 0) || d.cc_major == 9 || d.cc_major == 10;
+    add_memory_cases(out, d.l2_bytes > 0 ? d.l2_bytes : int64_t{50} << 20,
+                     d.cc_major == 0 ? "device memory" : hbm ? "HBM" : "GDDR");
     add_fusion_cases(out);
     add_attention_cases(out);
     return out;

@@ -307,6 +307,7 @@ public:
         check_gemm(c.math, x_.p, w_.p, w_nk, y_.p, c.m, c.k, c.n, stream_, *this, "matmul " + c.math);
         implementation = gemm_->describe();
         params.emplace_back("cublaslt", lt.version);
+        params.emplace_back("library", "cuBLASLt " + lt.version);
         params.emplace_back("workspace_bytes", std::to_string(LtGemm::kWorkspace));
     }
 
@@ -340,6 +341,7 @@ public:
             default: implementation = "triad kernel: float4 vectors, 4 in flight per thread"; break;
         }
         params.emplace_back("bytes_convention", "each array read or written once (no write-allocate)");
+        params.emplace_back("library", c.kind == Kind::memcpy ? "CUDA runtime" : "CUDA kernels (calib)");
     }
 
 protected:
@@ -465,6 +467,7 @@ public:
             fused_out_ = DevBuf();
         }
         params.emplace_back("cublaslt", lt.version);
+        params.emplace_back("library", "cuBLASLt " + lt.version);
         if (c.pattern == Pattern::bias_gelu) params.emplace_back("gelu", "tanh approximation (cuBLASLt epilogue form)");
     }
 
@@ -592,6 +595,7 @@ public:
                              unit + " P) + " + pv_->describe() + " (O = PV)";
             fused_out_ = DevBuf();
             params.emplace_back("cublaslt", lt.version);
+            params.emplace_back("library", "cuBLASLt " + lt.version);
         }
         params.emplace_back("scale", "1/sqrt(head_dim)");
         params.emplace_back("inputs", "Q, K, V uniform in [-1, 1)");

@@ -97,11 +97,23 @@
  *   "working_set_bytes": bytes of all arrays of the kernel together (decides the level). */
 #define CALIB_PARAM_KERNEL "kernel"
 #define CALIB_PARAM_WORKING_SET_BYTES "working_set_bytes"
+/* Optional on sweep points of a device that is not the host CPU: "last_cache_bytes" is the size of the
+ * device's last cache level (e.g. a GPU's L2), and "device_memory" names the memory behind it ("HBM",
+ * "GDDR"; default "device memory"). The host then files a point under that cache when its working set
+ * is below 0.75 x last_cache_bytes, and under the device memory when at least 4 x; without it, the host
+ * CPU's caches decide and the memory is "DRAM". */
+#define CALIB_PARAM_LAST_CACHE_BYTES "last_cache_bytes"
+#define CALIB_PARAM_DEVICE_MEMORY "device_memory"
 #define CALIB_SWEEP_KERNELS(X) \
     X("copy")                  \
     X("scale")                 \
     X("add")                   \
     X("triad")
+
+/* ---- well-known instance params (calib_instance_info.params) ----------------------------------
+ * "library": the library and version the kernel comes from, e.g. "oneDNN 2.6.3", "cuBLASLt 13.0.0".
+ * Its first word, lower-cased and reduced to letters, is the profile's metadata.framework. */
+#define CALIB_PARAM_LIBRARY "library"
 
 /* ---- operation record keys --------------------------------------------------------------------
  * operation_profiles keys: operation_type, then "_<name>=<value>" for every case param sorted by name
