@@ -43,11 +43,48 @@ std::string fusion_key(const std::string& pattern, const std::vector<int64_t>& i
     return key;
 }
 
+namespace {
+
+std::string text_of(const boost::json::object& e, const char* key) {
+    const auto* v = e.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// fp32 storage and fp32 arithmetic (a "math" of tf32 is not fp32); records without a precision are the
+// origin's fp32 ones.
+bool is_fp32(const OperationRecord& r) {
+    const std::string precision = text_of(r.extra_params, "precision");
+    const std::string math = text_of(r.extra_params, "math");
+    return (precision.empty() || precision == "fp32") && (math.empty() || math == "fp32");
+}
+
+// The device the origin's single-device figures describe: the one of the fastest fp32 matmul record
+// (of the fastest fp32 record when there is no matmul), as the builder's primary device.
+std::string primary_device_of(const Profile& p) {
+    std::string device;
+    double best = 0;
+    bool matmul = false;
+    for (const auto& [key, r] : p.operation_profiles) {
+        if (!(r.measured_gflops > 0) || !is_fp32(r)) continue;
+        const bool mm = r.operation_type == "matmul";
+        if ((mm && !matmul) || (mm == matmul && r.measured_gflops > best)) {
+            best = r.measured_gflops;
+            matmul = mm;
+            device = text_of(r.extra_params, "device");
+        }
+    }
+    return device;
+}
+
+}  // namespace
+
 void compute_aggregates(Profile& p) {
     double best_g = 0, worst_g = 0, sum_g = 0, best_e = 0, worst_e = 0, sum_e = 0;
     size_t n = 0;
+    const std::string device = primary_device_of(p);
     for (const auto& [key, r] : p.operation_profiles) {
         if (!(r.measured_gflops > 0)) continue;  // memory records never enter the aggregates
+        if (!is_fp32(r) || text_of(r.extra_params, "device") != device) continue;  // the origin reads them as fp32
         if (n == 0) {
             best_g = worst_g = r.measured_gflops;
             best_e = worst_e = r.efficiency;

@@ -334,7 +334,32 @@ struct Schema<Metadata> {
         field("python_version", &T::python_version, Layout::null_if_empty),
         field("pytorch_version", &T::pytorch_version, Layout::null_if_empty),
         field("numpy_version", &T::numpy_version, Layout::null_if_empty), field("num_warmup_runs", &T::num_warmup_runs),
-        field("num_measurement_runs", &T::num_measurement_runs));
+        field("num_measurement_runs", &T::num_measurement_runs), field("device_type", &T::device_type),
+        field("platform_architecture", &T::platform_architecture), field("framework", &T::framework),
+        field("cpu_clock", &T::cpu_clock), field("gpu_clock", &T::gpu_clock));
+};
+
+template <>
+struct Schema<CpuClock> {
+    using T = CpuClock;
+    static constexpr auto fields = std::make_tuple(
+        field("current_freq_mhz", &T::current_freq_mhz), field("query_method", &T::query_method),
+        field("min_freq_mhz", &T::min_freq_mhz, Layout::null_if_empty),
+        field("max_freq_mhz", &T::max_freq_mhz, Layout::null_if_empty),
+        field("base_freq_mhz", &T::base_freq_mhz, Layout::null_if_empty),
+        field("per_core_freq_mhz", &T::per_core_freq_mhz), field("governor", &T::governor, Layout::null_if_empty));
+};
+
+template <>
+struct Schema<GpuClock> {
+    using T = GpuClock;
+    static constexpr auto fields = std::make_tuple(
+        field("sm_clock_mhz", &T::sm_clock_mhz), field("query_method", &T::query_method),
+        field("mem_clock_mhz", &T::mem_clock_mhz, Layout::null_if_empty),
+        field("max_sm_clock_mhz", &T::max_sm_clock_mhz, Layout::null_if_empty),
+        field("max_mem_clock_mhz", &T::max_mem_clock_mhz, Layout::null_if_empty),
+        field("power_draw_watts", &T::power_draw_watts, Layout::null_if_empty),
+        field("power_limit_watts", &T::power_limit_watts, Layout::null_if_empty));
 };
 
 // Exactly the origin's operation record fields.
@@ -349,7 +374,26 @@ struct Schema<OperationRecord> {
         field("input_shape", &T::input_shape), field("output_shape", &T::output_shape),
         field("mean_latency_ms", &T::mean_latency_ms), field("std_latency_ms", &T::std_latency_ms),
         field("min_latency_ms", &T::min_latency_ms), field("max_latency_ms", &T::max_latency_ms),
-        field("num_trials", &T::num_trials), field("extra_params", &T::extra_params));
+        field("num_trials", &T::num_trials), field("extra_params", &T::extra_params),
+        field("precision_results", &T::precision_results));
+};
+
+template <>
+struct Schema<PrecisionTestResult> {
+    using T = PrecisionTestResult;
+    static constexpr auto fields = std::make_tuple(
+        field("precision", &T::precision), field("supported", &T::supported),
+        field("failure_reason", &T::failure_reason, Layout::null_if_empty),
+        field("measured_gops", &T::measured_gops, Layout::null_if_empty),
+        field("efficiency", &T::efficiency, Layout::null_if_empty),
+        field("mean_latency_ms", &T::mean_latency_ms, Layout::null_if_empty),
+        field("std_latency_ms", &T::std_latency_ms, Layout::null_if_empty),
+        field("min_latency_ms", &T::min_latency_ms, Layout::null_if_empty),
+        field("max_latency_ms", &T::max_latency_ms, Layout::null_if_empty),
+        field("speedup_vs_fp32", &T::speedup_vs_fp32, Layout::null_if_empty), field("test_size", &T::test_size),
+        field("num_trials", &T::num_trials),
+        field("arithmetic_intensity", &T::arithmetic_intensity, Layout::null_if_empty),
+        field("achieved_bandwidth_gbps", &T::achieved_bandwidth_gbps, Layout::null_if_empty));
 };
 
 // Exactly the origin's fusion record fields.
@@ -499,7 +543,8 @@ struct Schema<MemoryLevel> {
 template <>
 struct Schema<MemoryHierarchy> {
     using T = MemoryHierarchy;
-    static constexpr auto fields = std::make_tuple(field("convention", &T::convention), field("levels", &T::levels));
+    static constexpr auto fields = std::make_tuple(field("convention", &T::convention), field("device", &T::device),
+                                                   field("levels", &T::levels));
 };
 
 template <>

@@ -186,7 +186,7 @@ std::vector<std::string> validate(const json::value& doc) {
             for (const auto& [name, v] : aggs) {
                 if (!near_rel(v.first, v.second, 1e-6))
                     out.push_back(std::string(name) + ": " + fmt(v.first) + " but the records give " +
-                                  fmt(v.second) + " (compute records only)");
+                                  fmt(v.second) + " (the primary device's fp32 compute records)");
             }
         }
     } catch (const std::exception& e) {

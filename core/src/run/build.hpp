@@ -67,15 +67,29 @@ struct BestByPrecision {
 
 // Sections.
 Metadata metadata(const RunResult& r, const RunOptions& o);
+// The 2026 consumers' metadata (origin-2026.md): device type, architecture, framework and clocks of the
+// primary device (plugin id `primary`).
+void consumer_metadata(Metadata& md, const RunResult& r, const Outcomes& parts, const std::string& primary);
+// The memory hierarchy of one device (the primary one; every device's points when `device` is empty):
+// its cache levels and the memory behind the last (DRAM, or what the device's points name: HBM, ...).
 struct MemoryResult {
     MemoryHierarchy hierarchy;
-    double dram_copy_gbps = 0, dram_triad_gbps = 0;
+    double memory_copy_gbps = 0, memory_triad_gbps = 0;  // at the memory level; 0: not measured
+    const CaseOutcome* memory_copy_point = nullptr;      // the copy point that gave memory_copy_gbps
 };
-MemoryResult memory_hierarchy(const HostInfo& host, const std::vector<const CaseOutcome*>& sweep);
+MemoryResult memory_hierarchy(const HostInfo& host, const std::vector<const CaseOutcome*>& sweep,
+                              const std::string& device);
+// The device a plugin measures (its scan record's device name); empty when unknown.
+std::string device_of(const RunResult& r, const std::string& plugin_id);
 std::vector<boost::json::object> memory_sweep(const std::vector<const CaseOutcome*>& sweep);
 void add_compute_records(Profile& p, const Outcomes& parts, const Judge& judge, BestByPrecision& best,
                          std::set<std::string>& used_keys);
-void add_copy_records(Profile& p, const Outcomes& parts, const Judge& judge, std::set<std::string>& used_keys);
+// precision_results on the first matmul record of each shape and device (origin-2026.md).
+void add_precision_results(Profile& p, const Outcomes& parts);
+// Bandwidth records: first the memory level's copy point as the origin's "add" (so that a consumer's
+// first "add" record is DRAM/HBM, never a cache), then the memory cases of origin types.
+void add_copy_records(Profile& p, const Outcomes& parts, const MemoryResult& memory, const Judge& judge,
+                      std::set<std::string>& used_keys);
 void add_fusion_records(Profile& p, const std::vector<const CaseOutcome*>& fusion);
 struct PrecisionResult {
     std::optional<PrecisionMatrix> matrix;

@@ -93,6 +93,12 @@ std::string primary_device(const Outcomes& parts) {
     return primary;
 }
 
+std::string device_of(const RunResult& r, const std::string& plugin_id) {
+    for (const auto& p : r.plugins)
+        if (p.id == plugin_id) return p.device_name;
+    return {};
+}
+
 std::pair<double, std::string> Judge::compute(const std::string& plugin_id, const std::string& precision) const {
     for (const auto& p : r.plugins)
         if (p.id == plugin_id)

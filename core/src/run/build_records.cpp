@@ -1,5 +1,6 @@
 // build_profile's record mergers: operation records (compute and bandwidth) and fusion records.
 #include <algorithm>
+#include <map>
 
 #include "build.hpp"
 #include "calib/vocabulary.h"
@@ -189,44 +190,145 @@ void add_compute_records(Profile& p, const Outcomes& parts, const Judge& judge, 
     }
 }
 
-void add_copy_records(Profile& p, const Outcomes& parts, const Judge& judge, std::set<std::string>& used_keys) {
+namespace {
+
+std::string text_param(const json::object& e, const char* key) {
+    const auto* v = e.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// One matmul record as a precision_results entry (its math precision: tf32 is its own).
+PrecisionTestResult precision_entry(const OperationRecord& r) {
+    PrecisionTestResult t;
+    const std::string math = text_param(r.extra_params, CALIB_PARAM_MATH);
+    t.precision = math.empty() ? text_param(r.extra_params, CALIB_PARAM_PRECISION) : math;
+    t.supported = true;
+    t.measured_gops = r.measured_gflops;
+    t.efficiency = r.efficiency;
+    t.mean_latency_ms = r.mean_latency_ms;
+    t.std_latency_ms = r.std_latency_ms;
+    t.min_latency_ms = r.min_latency_ms;
+    t.max_latency_ms = r.max_latency_ms;
+    t.test_size = r.input_shape.empty() ? 0 : r.input_shape.front();
+    t.num_trials = r.num_trials;
+    t.arithmetic_intensity = r.arithmetic_intensity;
+    t.achieved_bandwidth_gbps = r.achieved_bandwidth_gbps;
+    return t;
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+    std::string t;
+    for (auto d : s) t += std::to_string(d) + "x";
+    return t;
+}
+
+}  // namespace
+
+// precision_results (origin-2026.md): every precision measured, or found unsupported, at a matmul
+// shape on one device, on the first record of that shape (the fp32 one, which the plugins list first).
+void add_precision_results(Profile& p, const Outcomes& parts) {
+    std::map<std::string, std::vector<OperationRecord*>> groups;  // device + shapes -> records, in order
+    std::vector<std::string> order;
+    auto group_of = [](const std::string& device, const std::vector<int64_t>& in, const std::vector<int64_t>& out) {
+        return device + "|" + shape_text(in) + "|" + shape_text(out);
+    };
+    for (auto& [key, r] : p.operation_profiles) {
+        if (r.operation_type != CALIB_OPERATION_MATMUL || !(r.measured_gflops > 0)) continue;
+        const std::string g = group_of(text_param(r.extra_params, "device"), r.input_shape, r.output_shape);
+        if (groups[g].empty()) order.push_back(g);
+        groups[g].push_back(&r);
+    }
+    for (const auto& g : order) {
+        auto& recs = groups[g];
+        std::vector<std::pair<std::string, PrecisionTestResult>> results;
+        double fp32 = 0;
+        for (const auto* r : recs) {
+            results.emplace_back(precision_entry(*r).precision, precision_entry(*r));
+            if (results.back().first == CALIB_PRECISION_REFERENCE) fp32 = r->measured_gflops;
+        }
+        for (auto& [name, t] : results)
+            if (fp32 > 0) t.speedup_vs_fp32 = *t.measured_gops / fp32;
+        for (const auto* c : parts.failed) {  // the precisions this device could not run at this shape
+            if (c->info.operation_type != CALIB_OPERATION_MATMUL || c->info.shape.size() != 3 || !ending_of(*c).unsupported)
+                continue;
+            const auto& s = c->info.shape;
+            if (group_of(c->device_name, {s[0], s[1]}, {s[0], s[2]}) != g) continue;
+            PrecisionTestResult t;
+            t.precision = math_of(c->info);
+            t.failure_reason = c->message;
+            t.test_size = s[0];
+            results.emplace_back(t.precision, std::move(t));
+        }
+        recs.front()->precision_results = std::move(results);
+    }
+}
+
+namespace {
+
+// A bandwidth record: GB/s from the median against the device's bandwidth peak.
+OperationRecord bandwidth_record(const CaseOutcome& c, const Judge& judge) {
+    const auto& ci = c.info;
+    OperationRecord rec = base_record(c, false);
+    rec.operation_type = ci.operation_type;
+    rec.measured_gflops = 0;
+    rec.achieved_bandwidth_gbps = ci.bytes / c.measurement->stats.median / 1e9;
+    rec.efficiency = judge.bandwidth_gbps > 0 ? rec.achieved_bandwidth_gbps / judge.bandwidth_gbps : 0;
+    rec.arithmetic_intensity = 0;
+    rec.memory_bound = true;
+    rec.compute_bound = false;
+    rec.input_shape = rec.output_shape = ci.shape;
+    Judgement j;
+    j.bytes = ci.bytes;
+    j.peak_bandwidth_gbps = judge.bandwidth_gbps;
+    j.peak_source = judge.bandwidth_source;
+    add_judgement(rec, j);
+    return rec;
+}
+
+}  // namespace
+
+void add_copy_records(Profile& p, const Outcomes& parts, const MemoryResult& memory, const Judge& judge,
+                      std::set<std::string>& used_keys) {
+    if (const CaseOutcome* c = memory.memory_copy_point; c != nullptr) {
+        OperationRecord rec = bandwidth_record(*c, judge);
+        rec.operation_type = "add";  // the origin stores its memory copy test as "add"
+        rec.extra_params["operation"] = c->info.operation_type;
+        rec.extra_params["memory_level"] = memory.hierarchy.levels.empty() ? "" : memory.hierarchy.levels.back().name;
+        ParamList key_params = {{"operation", c->info.operation_type}};
+        for (const auto& [k, v] : c->info.params)
+            if (k == CALIB_PARAM_WORKING_SET_BYTES) key_params.emplace_back(k, v);
+        p.operation_profiles.emplace_back(unique_key(used_keys, operation_key(rec.operation_type, key_params, rec.input_shape)),
+                                          std::move(rec));
+    }
     for (const auto* c : parts.copies) {
-        const auto& ci = c->info;
-        OperationRecord rec = base_record(*c, false);
-        rec.operation_type = ci.operation_type;
-        rec.measured_gflops = 0;
-        rec.achieved_bandwidth_gbps = ci.bytes / c->measurement->stats.median / 1e9;
-        rec.efficiency = judge.bandwidth_gbps > 0 ? rec.achieved_bandwidth_gbps / judge.bandwidth_gbps : 0;
-        rec.arithmetic_intensity = 0;
-        rec.memory_bound = true;
-        rec.compute_bound = false;
-        rec.input_shape = rec.output_shape = ci.shape;
-        Judgement j;
-        j.bytes = ci.bytes;
-        j.peak_bandwidth_gbps = judge.bandwidth_gbps;
-        j.peak_source = judge.bandwidth_source;
-        add_judgement(rec, j);
-        std::string key = unique_key(used_keys, operation_key(rec.operation_type, ci.params, rec.input_shape));
+        OperationRecord rec = bandwidth_record(*c, judge);
+        std::string key = unique_key(used_keys, operation_key(rec.operation_type, c->info.params, rec.input_shape));
         p.operation_profiles.emplace_back(key, std::move(rec));
     }
 }
 
 // One record per shape and precision; then the bare pattern key (what the origin's consumers look
-// up): a copy of the fp32 record at the largest measured shape.
+// up): a copy of the record at the largest measured shape in the most preferred precision measured --
+// fp32, else bf16, else fp16, else the first seen (a GPU's fusion cases may have no fp32 at all).
 void add_fusion_records(Profile& p, const std::vector<const CaseOutcome*>& fusion) {
-    std::map<std::string, const CaseOutcome*> largest_fp32;
+    auto rank = [](const std::string& precision) {
+        static const std::vector<std::string> preferred = {CALIB_PRECISION_REFERENCE, "bf16", "fp16"};
+        auto it = std::find(preferred.begin(), preferred.end(), precision);
+        return static_cast<int>(it - preferred.begin());
+    };
+    std::map<std::string, const CaseOutcome*> alias;  // pattern -> the case its bare key copies
     std::set<std::string> used;
     for (const auto* c : fusion) {
         FusionRecord rec = fusion_origin_fields(*c);
         add_fusion_extras(rec.extra_params, *c, rec.speedup_factor);
         const auto& f = c->info;
-        if (f.precision == CALIB_PRECISION_REFERENCE) {
-            auto& best = largest_fp32[f.fusion_pattern];
-            if (best == nullptr || element_count(f.shape) > element_count(best->info.shape)) best = c;
-        }
+        auto& best = alias[f.fusion_pattern];
+        if (best == nullptr || rank(f.precision) < rank(best->info.precision) ||
+            (rank(f.precision) == rank(best->info.precision) && element_count(f.shape) > element_count(best->info.shape)))
+            best = c;
         p.fusion_profiles.emplace_back(unique_key(used, shaped_fusion_key(f)), std::move(rec));
     }
-    for (const auto& [pattern, c] : largest_fp32) {
+    for (const auto& [pattern, c] : alias) {
         const std::string key = shaped_fusion_key(c->info);
         for (const auto& [k, rec] : p.fusion_profiles)
             if (k == key) {

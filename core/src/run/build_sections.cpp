@@ -1,6 +1,8 @@
 // build_profile's section mergers: metadata, memory hierarchy and sweep, precision matrix and support,
 // plugins, failed cases, run and policy, host and peaks.
 #include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -20,6 +22,7 @@ struct LevelRange {
     std::string name;
     double lo, hi;  // working-set bytes
     uint64_t size_bytes;
+    bool memory = false;  // the memory behind the last cache: from 4x its size, inclusive
 };
 
 // Cache levels from the host (aggregate capacity over all instances) -> plateau ranges of the sweep.
@@ -38,20 +41,34 @@ std::vector<LevelRange> level_ranges(const HostInfo& h) {
         out.push_back({name, prev * 1.5, 0.75 * static_cast<double>(bytes), bytes});
         prev = static_cast<double>(bytes);
     }
-    out.push_back({"DRAM", 4.0 * prev, 1e300, 0});
+    out.push_back({"DRAM", 4.0 * prev, 1e300, 0, true});
     return out;
 }
 
+// A device that names its last cache (a GPU's L2) on its sweep points: that cache and the memory behind.
+std::vector<LevelRange> device_ranges(const CaseInfo& point) {
+    double llc = 0;
+    std::string memory = "device memory";
+    for (const auto& [k, v] : point.params) {
+        if (k == CALIB_PARAM_LAST_CACHE_BYTES) llc = std::atof(v.c_str());
+        if (k == CALIB_PARAM_DEVICE_MEMORY && !v.empty()) memory = v;
+    }
+    if (!(llc > 0)) return {};
+    return {{"L2", 0, 0.75 * llc, static_cast<uint64_t>(llc)}, {memory, 4.0 * llc, 1e300, 0, true}};
+}
+
 // The best GB/s of `kernel` over the sweep points in `range`'s plateau (STREAM's convention: the best
-// sample, interference only ever adds time); the copy kernel also lists the working sets it used.
-double best_in_range(const LevelRange& range, const std::string& kernel,
-                     const std::vector<const CaseOutcome*>& sweep, std::vector<int64_t>* used) {
+// sample, interference only ever adds time); the copy kernel also lists the working sets it used, and
+// `best_point` gets the point that gave the figure.
+double best_in_range(const LevelRange& range, const std::string& kernel, const std::vector<const CaseOutcome*>& sweep,
+                     std::vector<int64_t>* used, const CaseOutcome** best_point = nullptr) {
     double best = 0;
-    const bool dram = range.name == "DRAM";  // at least 4x the LLC, inclusive
     for (const auto* o : sweep) {
         const auto [k, ws] = sweep_point_of(o->info);
-        if (k != kernel || (dram ? ws < range.lo : ws <= range.lo) || ws > range.hi) continue;
-        best = std::max(best, o->info.bytes / o->measurement->stats.min / 1e9);
+        if (k != kernel || (range.memory ? ws < range.lo : ws <= range.lo) || ws > range.hi) continue;
+        const double gbps = o->info.bytes / o->measurement->stats.min / 1e9;
+        if (gbps > best && best_point != nullptr) *best_point = o;
+        best = std::max(best, gbps);
         if (used != nullptr) used->push_back(static_cast<int64_t>(ws));
     }
     return best;
@@ -107,25 +124,120 @@ Metadata metadata(const RunResult& r, const RunOptions& o) {
     return md;
 }
 
-MemoryResult memory_hierarchy(const HostInfo& host, const std::vector<const CaseOutcome*>& sweep) {
+namespace {
+
+std::string instance_param(const CaseOutcome& c, const std::string& key) {
+    for (const auto& [k, v] : c.instance.params)
+        if (k == key) return v;
+    return {};
+}
+
+// The median of an instance param over the outcomes that carry it as a number; 0 when none do.
+double median_param(const std::vector<const CaseOutcome*>& outs, const std::string& key) {
+    std::vector<double> v;
+    for (const auto* c : outs)
+        if (const std::string t = instance_param(*c, key); !t.empty()) v.push_back(std::atof(t.c_str()));
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+
+std::optional<int64_t> mhz(double v) { return v > 0 ? std::optional<int64_t>(std::llround(v)) : std::nullopt; }
+
+// "onednn" from "oneDNN 2.6.3": the library's first word, letters only (the registry's file names allow
+// nothing else).
+std::string framework_of(const std::string& library) {
+    std::string out;
+    for (char ch : library) {
+        if (ch == ' ') break;
+        if (std::isalpha(static_cast<unsigned char>(ch))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    return out;
+}
+
+std::optional<CpuClock> cpu_clock(const HostInfo& h) {
+    if (!(h.sustained_clock_ghz > 0)) return std::nullopt;
+    CpuClock c;
+    c.current_freq_mhz = h.sustained_clock_ghz * 1e3;
+    c.query_method = "calib: dependent integer-add chain on every CPU at once under load, best of 3, at the "
+                     "start and the end of the run (the higher reading)";
+    if (!h.cpufreq_governor.empty()) c.governor = h.cpufreq_governor;
+    return c;
+}
+
+// From the clocks the primary device's instances report (CALIB_PARAM sm_clock_mhz, ...): the median.
+std::optional<GpuClock> gpu_clock(const std::vector<const CaseOutcome*>& outs) {
+    const auto sm = mhz(median_param(outs, "sm_clock_mhz"));
+    if (!sm) return std::nullopt;
+    GpuClock g;
+    g.sm_clock_mhz = *sm;
+    g.mem_clock_mhz = mhz(median_param(outs, "mem_clock_mhz"));
+    g.max_sm_clock_mhz = mhz(median_param(outs, "max_sm_clock_mhz"));
+    g.max_mem_clock_mhz = mhz(median_param(outs, "max_mem_clock_mhz"));
+    if (const double w = median_param(outs, "power_limit_watts"); w > 0) g.power_limit_watts = w;
+    g.query_method = "median over the cases";
+    for (const auto* c : outs)
+        if (const std::string q = instance_param(*c, "clock_query"); !q.empty()) {
+            g.query_method = "median over the cases of: " + q;
+            break;
+        }
+    return g;
+}
+
+}  // namespace
+
+void consumer_metadata(Metadata& md, const RunResult& r, const Outcomes& parts, const std::string& primary) {
+    std::vector<const CaseOutcome*> own;  // the primary device's measured compute cases
+    for (const auto* c : parts.compute)
+        if (c->plugin_id == primary) own.push_back(c);
+    DeviceKind kind = DeviceKind::cpu;
+    std::string device_name;
+    for (const auto& p : r.plugins)
+        if (p.id == primary) kind = p.device_kind, device_name = p.device_name;
+    md.device_type = kind == DeviceKind::cpu ? "cpu"
+                     : kind == DeviceKind::gpu ? (device_name.rfind("NVIDIA", 0) == 0 ? "cuda" : "gpu")
+                                               : "accelerator";
+    if (const auto sp = r.host.kernel.rfind(' '); sp != std::string::npos) md.platform_architecture = r.host.kernel.substr(sp + 1);
+    for (const auto* c : own)
+        if (std::string f = framework_of(instance_param(*c, CALIB_PARAM_LIBRARY)); !f.empty()) {
+            md.framework = f;
+            break;
+        }
+    md.cpu_clock = cpu_clock(r.host);
+    if (kind != DeviceKind::cpu && !own.empty()) md.gpu_clock = gpu_clock(own);
+}
+
+MemoryResult memory_hierarchy(const HostInfo& host, const std::vector<const CaseOutcome*>& all_points,
+                              const std::string& device) {
     MemoryResult res;
     res.hierarchy.convention =
         "STREAM: bytes counted without write-allocate traffic (copy, scale: 2 x 8 bytes per element; add, "
         "triad: 3 x 8); GB/s = 1e9 bytes/s of the best sample (STREAM's best-of rule); per level the best of "
         "the sweep points in its plateau; working set = all arrays of the kernel, over all cores; DRAM: every "
         "array >= 4 x the last-level cache";
+    std::vector<const CaseOutcome*> sweep;  // the device's own points (no primary: the first point's device)
+    const std::string& dev = device.empty() && !all_points.empty() ? all_points.front()->device_name : device;
+    for (const auto* o : all_points)
+        if (o->device_name == dev) sweep.push_back(o);
+    if (sweep.empty()) return res;
+    res.hierarchy.device = sweep.front()->device_name;
+    std::vector<LevelRange> ranges = device_ranges(sweep.front()->info);
+    if (ranges.empty()) ranges = level_ranges(host);
     const auto& kernels = sweep_kernels();  // copy, scale, add, triad
-    for (const auto& range : level_ranges(host)) {
+    for (const auto& range : ranges) {
         MemoryLevel lvl;
         lvl.name = range.name;
         lvl.size_bytes = static_cast<int64_t>(range.size_bytes);
+        const CaseOutcome* best_copy = nullptr;
         double* figure[] = {&lvl.copy_gbps, &lvl.scale_gbps, &lvl.add_gbps, &lvl.triad_gbps};
         for (std::size_t i = 0; i < kernels.size() && i < 4; ++i)
-            *figure[i] = best_in_range(range, kernels[i], sweep, i == 0 ? &lvl.working_sets_bytes : nullptr);
+            *figure[i] = best_in_range(range, kernels[i], sweep, i == 0 ? &lvl.working_sets_bytes : nullptr,
+                                       i == 0 ? &best_copy : nullptr);
         if (lvl.copy_gbps <= 0 && lvl.scale_gbps <= 0 && lvl.add_gbps <= 0 && lvl.triad_gbps <= 0) continue;
-        if (range.name == "DRAM") {
-            res.dram_copy_gbps = lvl.copy_gbps;
-            res.dram_triad_gbps = lvl.triad_gbps;
+        if (range.memory) {
+            res.memory_copy_gbps = lvl.copy_gbps;
+            res.memory_triad_gbps = lvl.triad_gbps;
+            res.memory_copy_point = best_copy;
         }
         res.hierarchy.levels.push_back(std::move(lvl));
     }

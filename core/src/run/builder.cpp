@@ -13,21 +13,23 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     p.metadata = metadata(r, o);
     const Outcomes parts = partition(r);
 
-    // Memory first: the measured DRAM figure stands in for an unknown bandwidth peak.
-    const MemoryResult memory = memory_hierarchy(r.host, parts.sweep);
-    double best_copy = memory.dram_copy_gbps;
-    if (best_copy == 0)
-        for (const auto* c : parts.copies)
-            best_copy = std::max(best_copy, c->info.bytes / c->measurement->stats.median / 1e9);
-    const Judge judge = make_judge(r, primary_device(parts), std::max(memory.dram_triad_gbps, best_copy));
+    // Memory first: the primary device's measured DRAM (HBM, ...) figure stands in for an unknown
+    // bandwidth peak. measured_bandwidth_gbps is that level's copy figure, never a cache's: 0 when the
+    // sweep did not reach it.
+    const std::string primary = primary_device(parts);
+    consumer_metadata(p.metadata, r, parts, primary);
+    const MemoryResult memory = memory_hierarchy(r.host, parts.sweep, device_of(r, primary));
+    const Judge judge =
+        make_judge(r, primary, std::max(memory.memory_triad_gbps, memory.memory_copy_gbps));
     p.theoretical_peak_gflops = judge.compute(judge.primary, CALIB_PRECISION_REFERENCE).first;
     p.theoretical_bandwidth_gbps = judge.bandwidth_gbps;
-    p.measured_bandwidth_gbps = best_copy;
+    p.measured_bandwidth_gbps = memory.memory_copy_gbps;
 
     std::set<std::string> used_keys;
     BestByPrecision best;
     add_compute_records(p, parts, judge, best, used_keys);
-    add_copy_records(p, parts, judge, used_keys);
+    add_precision_results(p, parts);
+    add_copy_records(p, parts, memory, judge, used_keys);
     add_fusion_records(p, parts.fusion);
     compute_aggregates(p);
 

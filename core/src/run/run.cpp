@@ -27,7 +27,8 @@ std::string iso8601_now() {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    // "+00:00", not "Z": datetime.fromisoformat reads "Z" only from Python 3.11 on (origin-2026.md).
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
     return buf;
 }
 

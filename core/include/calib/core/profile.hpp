@@ -15,9 +15,24 @@ namespace calib::core {
 
 inline constexpr int kProfileSchemaVersion = 1;
 
-// Exactly the origin's metadata fields, in its order. The 2025 loader rejects any other key
-// (shared/reference/origin-2026.md): a later field belongs here as a std::optional that its table
-// (core/src/profile/schema.hpp) leaves out when empty, so a file without it still loads there.
+// metadata.cpu_clock and metadata.gpu_clock as the 2026 consumers read them (origin-2026.md).
+struct CpuClock {
+    double current_freq_mhz = 0;
+    std::string query_method;
+    std::optional<double> min_freq_mhz, max_freq_mhz, base_freq_mhz;
+    std::vector<double> per_core_freq_mhz;
+    std::optional<std::string> governor;  // the registry's power mode
+};
+struct GpuClock {
+    int64_t sm_clock_mhz = 0;
+    std::string query_method;
+    std::optional<int64_t> mem_clock_mhz, max_sm_clock_mhz, max_mem_clock_mhz;
+    std::optional<double> power_draw_watts, power_limit_watts;
+};
+
+// The origin's metadata fields, in its order, then the 2026 consumers' additions. The 2025 loader
+// rejects any key beyond the first eleven (shared/reference/origin-2026.md): the additions are
+// std::optional, left out when empty, and `export --format origin-2025` drops them.
 struct Metadata {
     std::string hardware_name;
     std::string calibration_date;  // ISO-8601
@@ -30,9 +45,29 @@ struct Metadata {
     std::optional<std::string> numpy_version;
     int64_t num_warmup_runs = 0;
     int64_t num_measurement_runs = 0;
+    std::optional<std::string> device_type;            // "cpu", "cuda", "gpu", "accelerator"
+    std::optional<std::string> platform_architecture;  // "x86_64", "aarch64"
+    std::optional<std::string> framework;              // what ran the primary device's cases: "onednn", ...
+    std::optional<CpuClock> cpu_clock;                 // left out, never null, when not measured
+    std::optional<GpuClock> gpu_clock;
 };
 
-// Exactly the origin's operation record fields; calib's additions live in extra_params.
+// One precision measured at a matmul record's shape, as the 2026 consumers read it (origin-2026.md;
+// their loader rejects any other key here).
+struct PrecisionTestResult {
+    std::string precision;
+    bool supported = false;
+    std::optional<std::string> failure_reason;
+    std::optional<double> measured_gops, efficiency;
+    std::optional<double> mean_latency_ms, std_latency_ms, min_latency_ms, max_latency_ms;
+    std::optional<double> speedup_vs_fp32;
+    int64_t test_size = 0;
+    int64_t num_trials = 0;
+    std::optional<double> arithmetic_intensity, achieved_bandwidth_gbps;
+};
+
+// The origin's operation record fields; calib's additions live in extra_params. precision_results is
+// the 2026 consumers' addition, left out when empty (the 2025 loader rejects it).
 struct OperationRecord {
     std::string operation_type;
     double measured_gflops = 0;
@@ -47,6 +82,7 @@ struct OperationRecord {
     double mean_latency_ms = 0, std_latency_ms = 0, min_latency_ms = 0, max_latency_ms = 0;
     int64_t num_trials = 0;
     boost::json::object extra_params;
+    std::optional<std::vector<std::pair<std::string, PrecisionTestResult>>> precision_results;  // by precision
 };
 
 // Exactly the origin's fusion record fields; calib's additions live in extra_params.
@@ -102,7 +138,9 @@ std::string operation_key(const std::string& operation_type,
 std::string fusion_key(const std::string& pattern, const std::vector<int64_t>& input_shape,
                        const std::string& precision = "fp32");
 
-// Best/avg/worst GFLOPS and efficiency over compute records only (measured_gflops > 0);
+// Best/avg/worst GFLOPS and efficiency as the origin's consumers read them: over the fp32 compute
+// records (measured_gflops > 0; fp32 precision and math) of the primary device (the one with the
+// fastest fp32 matmul record); 0 when there are none ("not measured").
 // bandwidth_efficiency = measured_bandwidth_gbps / theoretical_bandwidth_gbps.
 void compute_aggregates(Profile& p);
 

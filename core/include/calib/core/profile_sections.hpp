@@ -141,6 +141,7 @@ struct MemoryLevel {
 };
 struct MemoryHierarchy {
     std::string convention;
+    std::optional<std::string> device;  // whose levels these are (the profile's primary device)
     std::vector<MemoryLevel> levels;
 };
 
