@@ -344,10 +344,10 @@ struct Schema<CpuClock> {
     using T = CpuClock;
     static constexpr auto fields = std::make_tuple(
         field("current_freq_mhz", &T::current_freq_mhz), field("query_method", &T::query_method),
-        field("min_freq_mhz", &T::min_freq_mhz, Layout::null_if_empty),
-        field("max_freq_mhz", &T::max_freq_mhz, Layout::null_if_empty),
-        field("base_freq_mhz", &T::base_freq_mhz, Layout::null_if_empty),
-        field("per_core_freq_mhz", &T::per_core_freq_mhz), field("governor", &T::governor, Layout::null_if_empty));
+        field("min_freq_mhz", &T::min_freq_mhz),
+        field("max_freq_mhz", &T::max_freq_mhz),
+        field("base_freq_mhz", &T::base_freq_mhz),
+        field("per_core_freq_mhz", &T::per_core_freq_mhz), field("governor", &T::governor));
 };
 
 template <>
@@ -355,11 +355,11 @@ struct Schema<GpuClock> {
     using T = GpuClock;
     static constexpr auto fields = std::make_tuple(
         field("sm_clock_mhz", &T::sm_clock_mhz), field("query_method", &T::query_method),
-        field("mem_clock_mhz", &T::mem_clock_mhz, Layout::null_if_empty),
-        field("max_sm_clock_mhz", &T::max_sm_clock_mhz, Layout::null_if_empty),
-        field("max_mem_clock_mhz", &T::max_mem_clock_mhz, Layout::null_if_empty),
-        field("power_draw_watts", &T::power_draw_watts, Layout::null_if_empty),
-        field("power_limit_watts", &T::power_limit_watts, Layout::null_if_empty));
+        field("mem_clock_mhz", &T::mem_clock_mhz),
+        field("max_sm_clock_mhz", &T::max_sm_clock_mhz),
+        field("max_mem_clock_mhz", &T::max_mem_clock_mhz),
+        field("power_draw_watts", &T::power_draw_watts),
+        field("power_limit_watts", &T::power_limit_watts));
 };
 
 // Exactly the origin's operation record fields.
@@ -623,7 +623,35 @@ struct Schema<CalibSections> {
         field("host", &T::host), field("peaks", &T::peaks), field("plugins", &T::plugins),
         field("memory_hierarchy", &T::memory_hierarchy), field("run", &T::run),
         field("memory_sweep", &T::memory_sweep), field("failed_cases", &T::failed_cases),
-        field("precision_support", &T::precision_support));
+        field("precision_support", &T::precision_support), field("efficiency_curves", &T::efficiency_curves));
+};
+
+template <>
+struct Schema<CurveDataPoint> {
+    using T = CurveDataPoint;
+    static constexpr auto fields = std::make_tuple(
+        field("flops", &T::flops), field("efficiency_mean", &T::efficiency_mean), field("ci_lower", &T::ci_lower),
+        field("ci_upper", &T::ci_upper), field("efficiency_std", &T::efficiency_std),
+        field("num_samples", &T::num_samples), field("source", &T::source), field("record", &T::record));
+};
+
+template <>
+struct Schema<FittedCurveEntry> {
+    using T = FittedCurveEntry;
+    static constexpr auto fields =
+        std::make_tuple(field("curve_type", &T::curve_type), field("peak", &T::peak), field("scale", &T::scale),
+                        field("breakpoints", &T::breakpoints), field("efficiency", &T::efficiency));
+};
+
+template <>
+struct Schema<EfficiencyCurve> {
+    using T = EfficiencyCurve;
+    static constexpr auto fields = std::make_tuple(
+        field("operation_type", &T::operation_type), field("precision", &T::precision), field("device", &T::device),
+        field("description", &T::description), field("peak_gflops", &T::peak_gflops),
+        field("fitted_curve", &T::fitted_curve), field("rms_residual", &T::rms_residual),
+        field("max_abs_residual", &T::max_abs_residual), field("points_within_ci", &T::points_within_ci),
+        field("min_flops", &T::min_flops), field("max_flops", &T::max_flops), field("data_points", &T::data_points));
 };
 
 }  // namespace calib::core::detail

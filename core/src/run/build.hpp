@@ -98,6 +98,8 @@ struct PrecisionResult {
 PrecisionResult precisions(const RunResult& r, const std::string& hardware_name, const Judge& judge,
                            const BestByPrecision& best);
 std::vector<PluginEntry> plugin_entries(const RunResult& r);
+// Efficiency curves of the primary device (build_curves.cpp); none without a measured peak.
+std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& parts, const Judge& judge);
 std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& failed);
 RunSection run_section(const RunResult& r, const RunOptions& o);
 boost::json::object host_section(const HostInfo& h);

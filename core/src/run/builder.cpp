@@ -46,6 +46,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     s.failed_cases = failed_cases(parts.failed);
     s.run = run_section(r, o);
     s.precision_support = std::move(prec.support);
+    s.efficiency_curves = efficiency_curves(parts, judge);
     write_sections(s, p);
     return p;
 }

@@ -206,6 +206,34 @@ struct PrecisionSupport {
 
 // calib's top-level additions, in the order they are written (profile-format.md). `memory_sweep` points
 // carry the case's own params as keys, so they stay JSON objects (read_sweep_point types the rest).
+// "efficiency_curves": efficiency against FLOPs per operation and precision on the primary device,
+// fitted (core/curves.hpp) so that sizes never measured get an answer; keyed "<operation>/<precision>".
+struct CurveDataPoint {
+    double flops = 0;            // of one execution
+    double efficiency_mean = 0;  // measured / peak, from the median time
+    double ci_lower = 0, ci_upper = 0;  // from the median's 95% interval
+    double efficiency_std = 0;   // cv x efficiency
+    int64_t num_samples = 0;
+    std::string source = "measured";
+    std::string record;          // the operation or fusion record it comes from
+};
+struct FittedCurveEntry {
+    std::string curve_type;  // "asymptotic", "piecewise_linear", "constant"
+    std::optional<double> peak, scale;                    // asymptotic
+    std::optional<std::vector<std::vector<double>>> breakpoints;  // piecewise_linear: [[flops, efficiency], ...]
+    std::optional<double> efficiency;                     // constant
+};
+struct EfficiencyCurve {
+    std::string operation_type, precision, device;
+    std::string description;
+    double peak_gflops = 0;  // what efficiency is relative to
+    FittedCurveEntry fitted_curve;
+    double rms_residual = 0, max_abs_residual = 0;  // efficiency units, on the data points
+    int64_t points_within_ci = 0;                    // data points whose interval holds the curve
+    double min_flops = 0, max_flops = 0;
+    std::vector<CurveDataPoint> data_points;
+};
+
 struct CalibSections {
     int64_t schema_version = kProfileSchemaVersion;
     std::string calib_version;
@@ -217,6 +245,7 @@ struct CalibSections {
     std::vector<boost::json::object> memory_sweep;
     std::vector<FailedCase> failed_cases;
     std::optional<NamedList<PrecisionSupport>> precision_support;
+    std::optional<NamedList<EfficiencyCurve>> efficiency_curves;
 };
 
 // Writers: the JSON calib writes. The extra_params parts are appended to `e` key by key.
