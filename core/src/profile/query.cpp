@@ -2,8 +2,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
+#include "calib/core/curves.hpp"
 #include "calib/core/profile.hpp"
+#include "calib/core/profile_sections.hpp"
 
 namespace calib::core {
 
@@ -96,8 +99,42 @@ double lookup(const Profile& p, const std::string& op, const std::string& precis
 
 }  // namespace
 
+namespace {
+
+bool measured_at(const Profile& p, const std::string& op, const std::string& precision, double size) {
+    for (const auto& [key, r] : p.operation_profiles)
+        if (r.operation_type == op && precision_matches(r.extra_params, precision) && record_size(r) == size)
+            return true;
+    return false;
+}
+
+// A square matmul of a size no record measured: the profile's fitted curve at its FLOPs (2 n^3), with
+// the peak the curve's efficiency is relative to; nullopt without such a curve.
+std::optional<std::pair<double, double>> from_curve(const Profile& p, const std::string& op,
+                                                    const std::string& precision, double size) {
+    if (op != "matmul" || !(size > 0) || measured_at(p, op, precision, size)) return std::nullopt;
+    const auto curves = read_sections(p).efficiency_curves;
+    if (!curves) return std::nullopt;
+    for (const auto& [key, c] : *curves) {
+        if (key != op + "/" + precision) continue;
+        FittedCurve f;
+        f.type = c.fitted_curve.curve_type;
+        f.peak = c.fitted_curve.peak.value_or(0);
+        f.scale = c.fitted_curve.scale.value_or(0);
+        f.efficiency = c.fitted_curve.efficiency.value_or(0);
+        if (c.fitted_curve.breakpoints)
+            for (const auto& b : *c.fitted_curve.breakpoints)
+                if (b.size() == 2) f.breakpoints.emplace_back(b[0], b[1]);
+        return std::make_pair(f.evaluate(2 * size * size * size), c.peak_gflops);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 double ProfileQuery::efficiency(const std::string& operation_type, const std::string& precision,
                                 double size) const {
+    if (auto c = from_curve(p_, operation_type, precision, size)) return c->first;
     return lookup(
         p_, operation_type, precision, size, [](const OperationRecord& r) { return r.efficiency; },
         p_.avg_efficiency);
@@ -105,6 +142,7 @@ double ProfileQuery::efficiency(const std::string& operation_type, const std::st
 
 double ProfileQuery::gflops(const std::string& operation_type, const std::string& precision,
                             double size) const {
+    if (auto c = from_curve(p_, operation_type, precision, size)) return c->first * c->second;
     return lookup(
         p_, operation_type, precision, size, [](const OperationRecord& r) { return r.measured_gflops; },
         p_.avg_measured_gflops);

@@ -1,5 +1,6 @@
 // validate(): every problem in a profile document, each naming its JSON path.
 #include <algorithm>
+#include <map>
 #include <cmath>
 
 #include "calib/vocabulary.h"
@@ -94,6 +95,28 @@ void check_operation(const std::string& key, const OperationRecord& r, std::vect
                       fmt(r.mean_latency_ms) + ", max " + fmt(r.max_latency_ms) + ")");
 }
 
+// A bare pattern key holds the pattern's record in the most preferred precision measured: fp32, else
+// bf16, else fp16, else any (a GPU's fusion cases may have no fp32).
+void check_bare_keys(const Profile& p, std::vector<std::string>& out) {
+    auto rank = [](const std::string& precision) {
+        static const std::vector<std::string> preferred = {"fp32", "bf16", "fp16"};
+        return static_cast<int>(std::find(preferred.begin(), preferred.end(), precision) - preferred.begin());
+    };
+    std::map<std::string, int> best;  // pattern -> best rank among its shaped records
+    for (const auto& [key, r] : p.fusion_profiles)
+        if (key.substr(0, key.find('#')) != r.fusion_pattern) {
+            auto [it, fresh] = best.emplace(r.fusion_pattern, rank(precision_of(r.extra_params)));
+            if (!fresh) it->second = std::min(it->second, rank(precision_of(r.extra_params)));
+        }
+    for (const auto& [key, r] : p.fusion_profiles) {
+        if (key.substr(0, key.find('#')) != r.fusion_pattern) continue;
+        auto it = best.find(r.fusion_pattern);
+        if (it != best.end() && rank(precision_of(r.extra_params)) != it->second)
+            out.push_back(child_path("fusion_profiles", key) +
+                          ": a bare pattern key must hold the pattern's fp32 record (else bf16, else fp16)");
+    }
+}
+
 void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std::string>& out) {
     const std::string path = child_path("fusion_profiles", key);
     const std::string status = check_extra_params(r.extra_params, child_path(path, "extra_params"), out);
@@ -101,9 +124,7 @@ void check_fusion(const std::string& key, const FusionRecord& r, std::vector<std
     // A second record of the same pattern, shape and precision (another plugin or device) carries a
     // "#<n>" suffix; the base key must still match.
     const std::string base = key.substr(0, key.find('#'));
-    if (base == r.fusion_pattern) {
-        if (precision != "fp32") out.push_back(path + ": a bare pattern key must hold an fp32 record");
-    } else if (base != fusion_key(r.fusion_pattern, r.input_shape, precision)) {
+    if (base != r.fusion_pattern && base != fusion_key(r.fusion_pattern, r.input_shape, precision)) {
         out.push_back(path + ": key does not match the record (expected \"" +
                       fusion_key(r.fusion_pattern, r.input_shape, precision) + "\" or \"" + r.fusion_pattern +
                       "\")");
@@ -170,6 +191,7 @@ std::vector<std::string> validate(const json::value& doc) {
         for (size_t i = 0; i < p.fusion_profiles.size(); ++i) {
             if (res.fusion_ok[i]) check_fusion(p.fusion_profiles[i].first, p.fusion_profiles[i].second, out);
         }
+        check_bare_keys(p, out);
         check_extensions(p.extensions, out);
         // Aggregates are only comparable when every field they derive from was read.
         if (res.top_ok && records_ok) {

@@ -169,8 +169,9 @@ class ProfileQuery {
 public:
     explicit ProfileQuery(const Profile& p);
     // Efficiency of `operation_type` at `precision` for a problem of `size` elements-per-dimension
-    // (matrix_size for square matmul). Log-log interpolation across measured sizes, clamped outside
-    // the measured range; falls back to the profile's avg_efficiency when nothing matches.
+    // (matrix_size for square matmul). A matmul size no record measured is read off the profile's fitted
+    // efficiency curve at 2 size^3 FLOPs when it has one; otherwise log-log interpolation across
+    // measured sizes, clamped outside the measured range; avg_efficiency when nothing matches.
     double efficiency(const std::string& operation_type, const std::string& precision, double size) const;
     // GFLOPS, interpolated the same way.
     double gflops(const std::string& operation_type, const std::string& precision, double size) const;
