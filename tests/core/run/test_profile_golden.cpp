@@ -237,6 +237,16 @@ struct Fixture {
                 const double factor = k[0] == 'c' ? 1.0 : k[0] == 's' ? 0.95 : k[0] == 'a' ? 1.1 : 1.05;
                 add("cpu", "Fixture CPU 9000", sweep(k, ws), ws / (gbps * factor * 1e9));
             }
+        // The GPU's own sweep (the primary device's memory levels): L2-resident and HBM working sets.
+        for (double ws : {12e6, 24e6, 200e6, 800e6})
+            for (const char* k : {"copy", "triad"}) {
+                CaseInfo g = sweep(k, ws);
+                g.name = "gpu_" + g.name;
+                g.operation_type = std::string("device_") + k;
+                g.params = {{"kernel", k}, {"working_set_bytes", std::to_string(static_cast<int64_t>(ws))},
+                            {"last_cache_bytes", "50000000"}, {"device_memory", "HBM"}};
+                add("gpu", "Fixture GPU X", g, ws / ((ws < 50e6 ? 5000 : 1800) * 1e9));
+            }
         // An origin memory record (a plain copy).
         CaseInfo copy;
         copy.name = "memory_copy_64MiB";

@@ -47,7 +47,11 @@ TEST_CASE("sections: the typed view says what the JSON says", "[run][sections]")
     CHECK(s.plugins[3].reason_code == std::optional<std::string>("bad_table"));
     CHECK(s.plugins[2].unavailable_reason == std::optional<std::string>("no device node"));
     CHECK(!s.plugins[0].reason.has_value());
-    CHECK(s.memory_hierarchy.levels.size() == 4);
+    // The primary device's levels: the GPU's L2 and HBM (the CPU's sweep stays in memory_sweep).
+    REQUIRE(s.memory_hierarchy.levels.size() == 2);
+    CHECK(s.memory_hierarchy.levels[0].name == "L2");
+    CHECK(s.memory_hierarchy.levels[1].name == "HBM");
+    CHECK(s.memory_hierarchy.device == std::optional<std::string>("Fixture GPU X"));
     CHECK(s.failed_cases.size() == 3);
     REQUIRE(s.precision_support.has_value());
     CHECK(s.precision_support->back().first == "tf32");
