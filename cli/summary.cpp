@@ -70,6 +70,10 @@ void print_header(Report& r) {
     const auto& md = r.p.metadata;
     r.os << "HardwareCalibration: " << md.hardware_name << "\n";
     r.os << "  CPU: " << md.cpu_model << ", " << md.cpu_count << " cores, " << fixed(md.total_memory_gb) << " GiB\n";
+    if (md.device_type)
+        r.os << "  Device type " << *md.device_type << ", " << md.platform_architecture.value_or("unknown") << ", framework "
+             << md.framework.value_or("unknown") << (md.gpu_clock ? ", SM clock " + count(md.gpu_clock->sm_clock_mhz) + " MHz" : "")
+             << (md.cpu_clock ? ", CPU clock " + fixed(md.cpu_clock->current_freq_mhz, 0) + " MHz" : "") << "\n";
     r.os << "  Calibrated " << md.calibration_date << " with " << md.calibration_tool_version;
     if (const auto& run = r.s.run) {
         r.os << " in " << fixed(run->wall_seconds) << " s";
@@ -88,18 +92,46 @@ void print_peaks(Report& r) {
         r.os << "  " << pad(precision, 6) << rpad(fixed(pk.gflops), 10) << " GFLOPS  [" << pk.source << "] "
              << pk.formula << "\n";
     }
-    if (const auto& b = r.s.peaks.bandwidth)
+    if (const auto& b = r.s.peaks.bandwidth; b && b->gbps > 0)
         r.os << "  memory" << rpad(fixed(b->gbps), 10) << " GB/s    [" << b->source << "] " << b->formula << "\n";
+    else if (b)
+        r.os << "  memory    not known (no theoretical figure given and no DRAM measurement to stand in)\n";
 }
 
+// The origin's aggregates, or what was not measured (a 0.0 there is the consumers' "not measured", never a
+// figure to print as one).
 void print_aggregates(Report& r) {
     const auto& p = r.p;
-    r.os << "\nAggregates (compute records only)\n";
-    r.os << "  GFLOPS best/avg/worst: " << fixed(p.best_measured_gflops) << " / " << fixed(p.avg_measured_gflops)
-         << " / " << fixed(p.worst_measured_gflops) << "   efficiency: " << fixed(p.best_efficiency * 100) << "% / "
-         << fixed(p.avg_efficiency * 100) << "% / " << fixed(p.worst_efficiency * 100) << "%\n";
-    r.os << "  Memory bandwidth (DRAM copy): " << fixed(p.measured_bandwidth_gbps) << " GB/s ("
-         << fixed(p.bandwidth_efficiency * 100) << "% of " << fixed(p.theoretical_bandwidth_gbps) << ")\n";
+    r.os << "\nAggregates (the primary device's fp32 compute records, as the origin's consumers read them)\n";
+    if (p.best_measured_gflops > 0)
+        r.os << "  GFLOPS best/avg/worst: " << fixed(p.best_measured_gflops) << " / " << fixed(p.avg_measured_gflops)
+             << " / " << fixed(p.worst_measured_gflops) << "   efficiency: " << fixed(p.best_efficiency * 100)
+             << "% / " << fixed(p.avg_efficiency * 100) << "% / " << fixed(p.worst_efficiency * 100) << "%\n";
+    else
+        r.os << "  GFLOPS best/avg/worst: not measured (no fp32 compute record; the profile holds 0.0, which the "
+                "consumers read as not measured)\n";
+    const auto& levels = r.s.memory_hierarchy.levels;
+    const std::string level = levels.empty() ? "DRAM" : levels.back().name;
+    if (p.measured_bandwidth_gbps > 0)
+        r.os << "  Memory bandwidth (" << level << " copy): " << fixed(p.measured_bandwidth_gbps) << " GB/s ("
+             << fixed(p.bandwidth_efficiency * 100) << "% of " << fixed(p.theoretical_bandwidth_gbps) << ")\n";
+    else
+        r.os << "  Memory bandwidth: not measured (no sweep point reached " << level
+             << "; the profile holds 0.0)\n";
+}
+
+// The fitted efficiency curves: what a cost model reads for sizes that were not measured.
+void print_curves(Report& r) {
+    if (!r.s.efficiency_curves || r.s.efficiency_curves->empty()) return;
+    r.os << "\nEfficiency curves (efficiency = measured / peak against FLOPs; `query` reads them between sizes)\n  "
+         << pad("operation/precision", 24) << pad("model", 18) << rpad("points", 7) << rpad("rms resid", 11)
+         << rpad("FLOPs range", 22) << "\n";
+    for (const auto& [key, c] : *r.s.efficiency_curves) {
+        char range[64];
+        std::snprintf(range, sizeof range, "%.2g - %.2g", c.min_flops, c.max_flops);
+        r.os << "  " << pad(key, 24) << pad(c.fitted_curve.curve_type, 18) << rpad(count(static_cast<int64_t>(c.data_points.size())), 7)
+             << rpad(fixed(c.rms_residual, 3), 11) << rpad(range, 22) << "\n";
+    }
 }
 
 struct MatmulRow {
@@ -223,6 +255,7 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     print_aggregates(r);
     print_matmul(r);
     print_memory(r);
+    print_curves(r);
     print_fusion(r);
     print_warnings(r);
 }
