@@ -52,7 +52,9 @@ bool parse_export(const Args& args, ExportArgs& a, int& code) {
     if (!parse_command(args, all, vm, code, &pos, &desc)) return false;
     const bool curves = a.format == "origin-curves";
     if (a.format != "origin-2025" && !curves)
-        code = usage_error("unknown --format '" + a.format + "' (formats: origin-2025, origin-curves)");
+        code = usage_error(
+            (a.format.empty() ? std::string("missing --format") : "unknown --format '" + a.format + "'") +
+            " (formats: origin-2025, origin-curves)");
     else if (a.input.empty() || a.output.empty())
         code = usage_error(curves ? "usage: calib-host export --format origin-curves IN DIR"
                                   : "usage: calib-host export --format origin-2025 IN OUT");
