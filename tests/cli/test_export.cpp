@@ -156,6 +156,9 @@ TEST_CASE("export: bad input exits 2 with one line and leaves an existing output
     CHECK(count_lines(r.err) == 1);
     CHECK(r.err.find("origin-2025") != std::string::npos);
     CHECK(r.err.find("origin-curves") != std::string::npos);
+    r = host("export " + sample_profile().string() + " " + out.string());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("missing --format") != std::string::npos);
     CHECK(slurp(out) == "keep");
 }
 
