@@ -30,6 +30,8 @@ Usage: calib-host [run] [options]        calibrate with every discovered plugin 
        calib-host plot FILE --output roofline.svg   roofline chart
        calib-host query FILE --operation matmul --size 1536 | --fusion PATTERN --shape AxBxC
                                         interpolated efficiency / fusion speedup and verdict
+       calib-host export --format origin-2025 IN OUT | --format origin-curves IN DIR [--registry]
+                                        the profile as the origin's 2025 loader or GPU mapper reads it
        calib-host check PLUGIN.so...    check a plugin against the ABI contract (for plugin authors)
        calib-host --version
 Each subcommand has --help.
@@ -61,12 +63,12 @@ int main(int argc, char** argv) {
         static const std::map<std::string, int (*)(const Args&)> commands = {
             {"run", cmd_run},         {"list", cmd_list},       {"show", cmd_show}, {"validate", cmd_validate},
             {"compare", cmd_compare}, {"plot", cmd_plot},     {"check", cmd_check},
-            {"query", cmd_query}};
+            {"query", cmd_query},     {"export", cmd_export}};
         if (!args.empty() && args[0].rfind("-", 0) != 0) {
             auto it = commands.find(args[0]);
             if (it == commands.end())
                 return usage_error("unknown command '" + args[0] +
-                                   "' (commands: run, list, show, validate, compare, plot, check, query)");
+                                   "' (commands: run, list, show, validate, compare, plot, check, query, export)");
             return it->second(Args(args.begin() + 1, args.end()));
         }
         // --list stays an alias of `list`.

@@ -79,4 +79,12 @@ inline fs::path sample_profile() {
     return p;
 }
 
+// `calib-host export --format origin-2025` of sample_profile(), written into `dir`.
+inline fs::path sample_profile_2025(const Scratch& dir) {
+    const fs::path out = dir / "origin-2025.json";
+    Result r = host("export --format origin-2025 " + sample_profile().string() + " " + out.string());
+    if (r.exit_code != 0) throw std::runtime_error("export --format origin-2025 failed: " + r.err);
+    return out;
+}
+
 }  // namespace calib::test

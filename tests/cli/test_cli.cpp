@@ -226,7 +226,8 @@ TEST_CASE("plot writes an SVG with a series per precision ceiling and memory lev
 }
 
 TEST_CASE("the profile honours the compatibility rule and validates", "[cli][validate]") {
-    auto p = sample_profile().string();
+    Scratch dir;
+    auto p = sample_profile_2025(dir).string();
     auto r = host("validate " + p);
     CHECK(r.exit_code == 0);
     auto doc = json::parse(slurp(p)).as_object();

@@ -359,7 +359,7 @@ struct Schema<GpuClock> {
         field("max_sm_clock_mhz", &T::max_sm_clock_mhz),
         field("max_mem_clock_mhz", &T::max_mem_clock_mhz),
         field("power_draw_watts", &T::power_draw_watts),
-        field("power_limit_watts", &T::power_limit_watts));
+        field("power_limit_watts", &T::power_limit_watts), field("power_mode_name", &T::power_mode_name));
 };
 
 // Exactly the origin's operation record fields.

@@ -28,6 +28,7 @@ struct GpuClock {
     std::string query_method;
     std::optional<int64_t> mem_clock_mhz, max_sm_clock_mhz, max_mem_clock_mhz;
     std::optional<double> power_draw_watts, power_limit_watts;
+    std::optional<std::string> power_mode_name;  // e.g. "MAXN" (Jetson); the registry's power mode
 };
 
 // The origin's metadata fields, in its order, then the 2026 consumers' additions. The 2025 loader
