@@ -67,9 +67,14 @@ std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& part
         const auto& s = m.stats;
         e.data_points.push_back(point(c.info.flops, s.median, s.noise, s.cv, s.count, peak, c.info.name));
     };
+    // Square matmuls only: at one FLOP count a 1 x 4096 x 4096 and a 256^3 matmul differ tenfold in
+    // efficiency (memory- against compute-bound), which no curve in FLOPs alone can hold.
+    auto square = [](const CaseInfo& ci) {
+        return ci.shape.size() == 3 && ci.shape[0] == ci.shape[1] && ci.shape[1] == ci.shape[2];
+    };
     for (const auto* c : parts.compute)
-        if (c->plugin_id == judge.primary && c->info.operation_type == CALIB_OPERATION_MATMUL)
-            add("matmul", *c, math_of(c->info), *c->measurement, "matmul GFLOPS / peak of its precision");
+        if (c->plugin_id == judge.primary && c->info.operation_type == CALIB_OPERATION_MATMUL && square(c->info))
+            add("matmul", *c, math_of(c->info), *c->measurement, "square matmul GFLOPS / peak of its precision");
     for (const auto* c : parts.fusion)
         if (const std::string op = curve_operation(c->info.fusion_pattern); !op.empty() && c->device_name == device_of(judge.r, judge.primary))
             add(op, *c, math_of(c->info), c->pair->a,
