@@ -3,7 +3,7 @@
 acceptance checks (bf16 8192^3 matmul >= 97% of PyTorch, device copy >= 97% of copy_, fused-linear
 speedups within 10% of PyTorch's).
 
-    python3 bench/cuda/compare.py profiles/nvidia_h100_sxm.json torch.json > docs/performance-gpu.md
+    python3 bench/cuda/compare.py profiles/nvidia_h200.json bench/cuda/results/h200/torch.json > docs/performance-gpu.md
 """
 import json
 import os
@@ -29,6 +29,9 @@ def main(profile_path, torch_path):
     torch = json.load(open(torch_path))
     alternations = load_alternations(os.path.dirname(os.path.abspath(torch_path)))
     by_case = {r["extra_params"]["case"]: r for r in prof["operation_profiles"].values()}
+    # Bandwidth cases are memory sweep points (the median sample's GB/s, as the operation records'):
+    for point in prof.get("memory_sweep", []):
+        by_case.setdefault(point["case"], {"achieved_bandwidth_gbps": point["gbps"]})
     fusion = {}
     for rec in prof["fusion_profiles"].values():
         e = rec["extra_params"]
