@@ -43,18 +43,18 @@ std::string fusion_key(const std::string& pattern, const std::vector<int64_t>& i
     return key;
 }
 
-namespace {
-
-std::string text_of(const boost::json::object& e, const char* key) {
-    const auto* v = e.if_contains(key);
+std::string text_field(const boost::json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
+
+namespace {
 
 // fp32 storage and fp32 arithmetic (a "math" of tf32 is not fp32); records without a precision are the
 // origin's fp32 ones.
 bool is_fp32(const OperationRecord& r) {
-    const std::string precision = text_of(r.extra_params, "precision");
-    const std::string math = text_of(r.extra_params, "math");
+    const std::string precision = text_field(r.extra_params, "precision");
+    const std::string math = text_field(r.extra_params, "math");
     return (precision.empty() || precision == "fp32") && (math.empty() || math == "fp32");
 }
 
@@ -70,7 +70,7 @@ std::string primary_device_of(const Profile& p) {
         if ((mm && !matmul) || (mm == matmul && r.measured_gflops > best)) {
             best = r.measured_gflops;
             matmul = mm;
-            device = text_of(r.extra_params, "device");
+            device = text_field(r.extra_params, "device");
         }
     }
     return device;
@@ -84,7 +84,7 @@ void compute_aggregates(Profile& p) {
     const std::string device = primary_device_of(p);
     for (const auto& [key, r] : p.operation_profiles) {
         if (!(r.measured_gflops > 0)) continue;  // memory records never enter the aggregates
-        if (!is_fp32(r) || text_of(r.extra_params, "device") != device) continue;  // the origin reads them as fp32
+        if (!is_fp32(r) || text_field(r.extra_params, "device") != device) continue;  // the origin reads them as fp32
         if (n == 0) {
             best_g = worst_g = r.measured_gflops;
             best_e = worst_e = r.efficiency;

@@ -192,16 +192,11 @@ void add_compute_records(Profile& p, const Outcomes& parts, const Judge& judge, 
 
 namespace {
 
-std::string text_param(const json::object& e, const char* key) {
-    const auto* v = e.if_contains(key);
-    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // One matmul record as a precision_results entry (its math precision: tf32 is its own).
 PrecisionTestResult precision_entry(const OperationRecord& r) {
     PrecisionTestResult t;
-    const std::string math = text_param(r.extra_params, CALIB_PARAM_MATH);
-    t.precision = math.empty() ? text_param(r.extra_params, CALIB_PARAM_PRECISION) : math;
+    const std::string math = text_field(r.extra_params, CALIB_PARAM_MATH);
+    t.precision = math.empty() ? text_field(r.extra_params, CALIB_PARAM_PRECISION) : math;
     t.supported = true;
     t.measured_gops = r.measured_gflops;
     t.efficiency = r.efficiency;
@@ -234,7 +229,7 @@ void add_precision_results(Profile& p, const Outcomes& parts) {
     };
     for (auto& [key, r] : p.operation_profiles) {
         if (r.operation_type != CALIB_OPERATION_MATMUL || !(r.measured_gflops > 0)) continue;
-        const std::string g = group_of(text_param(r.extra_params, "device"), r.input_shape, r.output_shape);
+        const std::string g = group_of(text_field(r.extra_params, "device"), r.input_shape, r.output_shape);
         if (groups[g].empty()) order.push_back(g);
         groups[g].push_back(&r);
     }

@@ -139,6 +139,9 @@ std::string operation_key(const std::string& operation_type,
 std::string fusion_key(const std::string& pattern, const std::vector<int64_t>& input_shape,
                        const std::string& precision = "fp32");
 
+// The string under `key` in a record's extra_params (or any object); empty when absent or not a string.
+std::string text_field(const boost::json::object& o, std::string_view key);
+
 // Best/avg/worst GFLOPS and efficiency as the origin's consumers read them: over the fp32 compute
 // records (measured_gflops > 0; fp32 precision and math) of the primary device (the one with the
 // fastest fp32 matmul record); 0 when there are none ("not measured").
