@@ -86,11 +86,19 @@ void print_header(Report& r) {
 }
 
 void print_peaks(Report& r) {
-    r.os << "\n\nPeaks (theoretical, with source)\n";
+    r.os << "\n\nPeaks (theoretical, with source; the measured ceiling beside, and which one efficiency uses)\n";
     for (const auto& [precision, pk] : r.s.peaks.compute) {
         if (pk.gflops <= 0) continue;
         r.os << "  " << pad(precision, 6) << rpad(fixed(pk.gflops), 10) << " GFLOPS  [" << pk.source << "] "
              << pk.formula << "\n";
+        const double ceiling = pk.ceiling_gflops.value_or(0);
+        if (ceiling > 0)
+            r.os << "  " << pad("", 6) << rpad(fixed(ceiling), 10) << " GFLOPS  [measured ceiling] "
+                 << pk.ceiling_source.value_or("") << "\n";
+        const bool detected = pk.source == "detected";
+        r.os << "  " << pad("", 6) << "host CPU efficiency uses "
+             << (detected ? (ceiling > 0 ? "the measured ceiling" : "the formula") : "the " + pk.source + " peak")
+             << "\n";
     }
     if (const auto& b = r.s.peaks.bandwidth; b && b->gbps > 0)
         r.os << "  memory" << rpad(fixed(b->gbps), 10) << " GB/s    [" << b->source << "] " << b->formula << "\n";

@@ -234,6 +234,7 @@ boost::json::object to_json(const HostInfo& h) {
         {"load_average", boost::json::array{h.load_average[0], h.load_average[1], h.load_average[2]}},
         {"cpufreq_governor", h.cpufreq_governor},
         {"sustained_clock_ghz", h.sustained_clock_ghz},
+        {"avx512_clock_ghz", h.avx512_clock_ghz},
         {"clock_readings_ghz", boost::json::value_from(h.clock_readings_ghz)},
         {"fma_pipes", h.fma_pipes},
     };

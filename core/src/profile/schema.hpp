@@ -449,7 +449,8 @@ struct Schema<Judgement> {
     static constexpr auto fields = std::make_tuple(
         field("flops", &T::flops), field("bytes", &T::bytes), field("peak_gflops", &T::peak_gflops),
         field("peak_bandwidth_gbps", &T::peak_bandwidth_gbps), field("peak_source", &T::peak_source),
-        field("status", &T::status), field("suspicious", &T::suspicious));
+        field("formula_peak_gflops", &T::formula_peak_gflops), field("status", &T::status),
+        field("suspicious", &T::suspicious), field("above_ceiling", &T::above_ceiling));
 };
 template <>
 struct Schema<OperationExtras> {
@@ -496,7 +497,8 @@ template <>
 struct Schema<PeakEntry> {
     using T = PeakEntry;
     static constexpr auto fields =
-        std::make_tuple(field("gflops", &T::gflops), field("source", &T::source), field("formula", &T::formula));
+        std::make_tuple(field("gflops", &T::gflops), field("source", &T::source), field("formula", &T::formula),
+                        field("ceiling_gflops", &T::ceiling_gflops), field("ceiling_source", &T::ceiling_source));
 };
 template <>
 struct Schema<BandwidthEntry> {

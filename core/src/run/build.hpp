@@ -53,8 +53,12 @@ struct Judge {
     PeakTable peaks;                  // the run's, with the primary device's bandwidth when it has one
     double bandwidth_gbps = 0;        // ridge-point bandwidth (user, plugin, else measured DRAM)
     std::string bandwidth_source;
-    // The plugin's own peak for its device (source "plugin"), else the host's, else {0, "unknown"}.
+    // The peak efficiency is judged against: the plugin's own peak for its device (source "plugin"), else
+    // the host's measured ceiling where the host peak is detected and a ceiling was measured (source
+    // "measured ceiling"), else the host's peak (formula or user), else {0, "unknown"}.
     std::pair<double, std::string> compute(const std::string& plugin_id, const std::string& precision) const;
+    // The same without the measured ceiling: the plugin's, the host's formula or user peak.
+    std::pair<double, std::string> formula(const std::string& plugin_id, const std::string& precision) const;
 };
 std::string primary_device(const Outcomes& parts);
 Judge make_judge(const RunResult& r, const std::string& primary, double measured_bandwidth_gbps);

@@ -100,6 +100,14 @@ std::string device_of(const RunResult& r, const std::string& plugin_id) {
 }
 
 std::pair<double, std::string> Judge::compute(const std::string& plugin_id, const std::string& precision) const {
+    auto peak = formula(plugin_id, precision);
+    if (peak.second == "detected")
+        if (const Peak* pk = r.peaks.find(precision); pk != nullptr && pk->ceiling_gflops > 0)
+            return {pk->ceiling_gflops, "measured ceiling"};
+    return peak;
+}
+
+std::pair<double, std::string> Judge::formula(const std::string& plugin_id, const std::string& precision) const {
     for (const auto& p : r.plugins)
         if (p.id == plugin_id)
             for (const auto& pk : p.peaks)

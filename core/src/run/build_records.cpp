@@ -71,6 +71,10 @@ OperationRecord compute_record(const CaseOutcome& c, const Judge& judge, double&
     j.bytes = ci.bytes;
     j.peak_gflops = peak;
     j.peak_source = source;
+    if (source == "measured ceiling") {  // the formula beside it; above the ceiling is flagged
+        j.formula_peak_gflops = judge.formula(c.plugin_id, math_of(ci)).first;
+        if (rec.measured_gflops > peak) j.above_ceiling = true;
+    }
     add_judgement(rec, j);
     return rec;
 }

@@ -328,7 +328,11 @@ json::object host_section(const HostInfo& h) {
 
 PeaksSection peaks_section(const PeakTable& t) {
     PeaksSection s;
-    for (const auto& p : t.compute) s.compute.emplace_back(p.precision, PeakEntry{p.gflops, p.source, p.formula});
+    for (const auto& p : t.compute) {
+        PeakEntry e{p.gflops, p.source, p.formula, std::nullopt, std::nullopt};
+        if (p.ceiling_gflops > 0) e.ceiling_gflops = p.ceiling_gflops, e.ceiling_source = p.ceiling_source;
+        s.compute.emplace_back(p.precision, std::move(e));
+    }
     s.bandwidth = BandwidthEntry{t.bandwidth.gbps, t.bandwidth.source, t.bandwidth.formula};
     return s;
 }

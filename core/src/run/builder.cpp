@@ -21,7 +21,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     const MemoryResult memory = memory_hierarchy(r.host, parts.sweep, device_of(r, primary));
     const Judge judge =
         make_judge(r, primary, std::max(memory.memory_triad_gbps, memory.memory_copy_gbps));
-    p.theoretical_peak_gflops = judge.compute(judge.primary, CALIB_PRECISION_REFERENCE).first;
+    p.theoretical_peak_gflops = judge.formula(judge.primary, CALIB_PRECISION_REFERENCE).first;
     p.theoretical_bandwidth_gbps = judge.bandwidth_gbps;
     p.measured_bandwidth_gbps = memory.memory_copy_gbps;
 

@@ -2,6 +2,8 @@
 // lacks left out, and how ceilings ride in the PeakTable. Run `test_host "[ceilings]"` to see them.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -35,10 +37,12 @@ TEST_CASE("ceilings on this CPU: fp32 within 10% of the formula, each below 1.3x
           "[ceilings][hardware][slow]") {
     HostInfo h = detect_host();
     h.sustained_clock_ghz = measure_sustained_clock_ghz(h.logical_cpus);
+    h.avx512_clock_ghz = measure_avx512_clock_ghz(h);
     h.fma_pipes = measure_fma_pipes(h);
     h.ceilings = measure_cpu_ceilings(h);
     const PeakTable t = detect_cpu_peaks(h);
-    std::printf("clock %.2f GHz, %d FMA pipes, %d cores\n", h.sustained_clock_ghz, h.fma_pipes, h.physical_cores);
+    std::printf("clock %.2f GHz (zmm-loaded %.2f), %d FMA pipes, %d cores\n", h.sustained_clock_ghz,
+                h.avx512_clock_ghz, h.fma_pipes, h.physical_cores);
     for (const Ceiling& c : t.ceilings)
         std::printf("  %-5s %-16s %9.1f GFLOPS in %.3f s  (%s)\n", c.precision.c_str(), c.instruction.c_str(),
                     c.gflops, c.seconds, c.source.c_str());
@@ -78,10 +82,22 @@ TEST_CASE("ceilings on this CPU: fp32 within 10% of the formula, each below 1.3x
     double best = fp32->ceiling_gflops;
     HostInfo vector_only = h;
     vector_only.isa = {"avx512f", "avx2", "fma"};
-    for (int retry = 0; retry < 2 && best < 0.9 * fp32->gflops; ++retry)
+    // The formula's clock is measured under the zmm FMAs' own licence where AVX-512 runs: 5% there. The
+    // clocks are best cases too (a run takes the higher of its start and end readings): a retry re-reads
+    // them beside the loops, keeping the higher, since a neighbour's load moves the all-core clock.
+    const bool zmm = h.avx512_clock_ghz > 0;
+    const double within = zmm ? 0.05 : 0.10;
+    double formula = fp32->gflops;
+    for (int retry = 0; retry < 2 && std::abs(best / formula - 1) > within; ++retry) {
         for (const Ceiling& c : measure_cpu_ceilings(vector_only))
             if (c.precision == "fp32") best = std::max(best, c.gflops);
-    CHECK(best == Approx(fp32->gflops).epsilon(0.10));
+        h.sustained_clock_ghz = std::max(h.sustained_clock_ghz, measure_sustained_clock_ghz(h.logical_cpus));
+        h.avx512_clock_ghz = std::max(h.avx512_clock_ghz, measure_avx512_clock_ghz(h));
+        formula = detect_cpu_peaks(h).find("fp32")->gflops;
+    }
+    std::printf("fp32 best ceiling %.1f of formula %.1f: %.3f\n", best, formula, best / formula);
+    CHECK(best == Approx(formula).epsilon(0.10));
+    if (zmm) CHECK(best == Approx(formula).epsilon(0.05));
 }
 
 TEST_CASE("precisions the host does not report have no ceiling", "[ceilings][hardware]") {

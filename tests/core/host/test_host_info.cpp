@@ -53,6 +53,7 @@ TEST_CASE("to_json(HostInfo) carries every field", "[host]") {
     CHECK(j.at("caches").as_array()[1].as_object().at("size_bytes").to_number<uint64_t>() == (1u << 20));
     CHECK(j.at("isa").as_array().size() == 2);
     CHECK(j.at("sustained_clock_ghz").as_double() == 3.5);
+    CHECK(j.at("avx512_clock_ghz").as_double() == 0);  // not measured
     REQUIRE(j.at("clock_readings_ghz").as_array().size() == 2);
     CHECK(j.at("clock_readings_ghz").as_array()[0].as_double() == 3.4);
     for (const char* key : {"hostname", "cpu_vendor", "total_memory_bytes", "os", "kernel", "compiler", "load_average",

@@ -38,10 +38,32 @@ TEST_CASE("AVX-512 with avx512_bf16 and vnni, no fp16 (the EPYC dev box shape)",
     CHECK(t.find("fp16") == nullptr);  // no native half
     const Peak* fp32 = t.find("fp32");
     CHECK(fp32->source == "detected");
-    CHECK(fp32->formula == "2 cores x 3.00 GHz x 2 FMA pipes x 16 lanes x 2 = 384.0 GFLOPS (AVX-512)");
+    CHECK(fp32->formula ==
+          "2 cores x 3.00 GHz x 2 FMA pipes x 16 lanes x 2 = 384.0 GFLOPS (AVX-512, integer-add clock)");
     CHECK(t.find("bf16")->formula.find("vdpbf16ps") != std::string::npos);
     CHECK(t.bandwidth.gbps == 0);
     CHECK(t.bandwidth.source == "unknown");
+}
+
+TEST_CASE("the zmm formulas use the zmm-loaded clock, the AMX and ymm ones the integer-add clock", "[peaks]") {
+    HostInfo h = synthetic({"avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni"}, 2, 3.0, 2);
+    h.avx512_clock_ghz = 2.5;
+    PeakTable t = detect_cpu_peaks(h);
+    CHECK(gflops(t, "fp32") == Approx(320));  // 2 x 2.5 x 2 x 16 x 2
+    CHECK(gflops(t, "fp64") == Approx(160));
+    CHECK(gflops(t, "bf16") == Approx(640));
+    CHECK(gflops(t, "fp16") == Approx(640));
+    CHECK(gflops(t, "int8") == Approx(1280));
+    CHECK(t.find("fp32")->formula ==
+          "2 cores x 2.50 GHz x 2 FMA pipes x 16 lanes x 2 = 320.0 GFLOPS (AVX-512, zmm-loaded clock)");
+
+    h.isa = {"avx2", "fma", "avx512f", "avx_vnni", "amx_tile", "amx_bf16"};
+    t = detect_cpu_peaks(h);
+    CHECK(gflops(t, "fp32") == Approx(320));
+    CHECK(gflops(t, "bf16") == Approx(6144));  // 2 x 3.0 x 1024: the tiles at the integer-add clock
+    CHECK(gflops(t, "int8") == Approx(768));   // 2 x 3.0 x 2 x 8 x 2 x 4: ymm vpdpbusd
+    CHECK(t.find("bf16")->formula.find(", integer-add clock)") != std::string::npos);
+    CHECK(t.find("int8")->formula.find(", integer-add clock)") != std::string::npos);
 }
 
 TEST_CASE("AVX2 with one pipe and no bf16 or int8 dot product", "[peaks]") {

@@ -261,3 +261,40 @@ TEST_CASE("builder: a device plugin's own peaks, tf32 math and the primary devic
     CHECK(p.extensions.at("precision_support").at("tf32").at("efficiency").as_double() == Approx(0.75).epsilon(0.01));
     CHECK(validate(to_json(p)).empty());
 }
+
+TEST_CASE("builder: host CPU records are judged against the measured ceiling, the formula beside",
+          "[run][builder]") {
+    RunResult r = synthetic();
+    r.peaks.compute[0].ceiling_gflops = 150;  // fp32: formula 200
+    r.peaks.compute[0].ceiling_source = "measured: vfmadd231ps zmm loop";
+    r.peaks.compute[1].ceiling_gflops = 450;  // bf16: formula 400, the 500 GFLOPS matmul is above both
+    r.peaks.compute[1].ceiling_source = "measured: vdpbf16ps zmm loop";
+    Profile p = build_profile(r, RunOptions{});
+    CHECK(p.theoretical_peak_gflops == 200);  // the origin's theoretical peak stays the formula
+    CHECK(p.extensions.at("peaks").at("compute").at("fp32").at("ceiling_gflops").as_double() == 150);
+    int seen = 0;
+    for (const auto& [k, rec] : p.operation_profiles) {
+        const auto& x = rec.extra_params;
+        if (!(std::abs(rec.measured_gflops - 100) < 0.5 || std::abs(rec.measured_gflops - 500) < 0.5)) continue;
+        ++seen;
+        CHECK(x.at("peak_source") == "measured ceiling");
+        const bool bf16 = rec.measured_gflops > 200;
+        CHECK(x.at("peak_gflops").as_double() == (bf16 ? 450 : 150));
+        CHECK(x.at("formula_peak_gflops").as_double() == (bf16 ? 400 : 200));
+        CHECK(rec.efficiency == Approx(bf16 ? 500.0 / 450 : 100.0 / 150).epsilon(0.01));
+        CHECK(x.contains("above_ceiling") == bf16);
+        CHECK(x.contains("suspicious") == bf16);
+    }
+    CHECK(seen == 2);
+    CHECK(validate(to_json(p)).empty());
+
+    // A user peak stays the peak: no ceiling, no formula beside.
+    r.peaks.compute[0].source = "user";
+    p = build_profile(r, RunOptions{});
+    for (const auto& [k, rec] : p.operation_profiles)
+        if (std::abs(rec.measured_gflops - 100) < 0.5) {
+            CHECK(rec.extra_params.at("peak_source") == "user");
+            CHECK(rec.extra_params.at("peak_gflops").as_double() == 200);
+            CHECK(!rec.extra_params.contains("formula_peak_gflops"));
+        }
+}

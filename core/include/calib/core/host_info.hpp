@@ -49,6 +49,9 @@ struct HostInfo {
     std::string cpufreq_governor;  // empty where not readable (VMs)
     // Filled by measurement, 0 = not measured yet (detect_cpu_peaks measures what is missing).
     double sustained_clock_ghz = 0;
+    // The same chain with a zmm FMA beside each add: the clock under AVX-512 load (its frequency licence),
+    // used by the AVX-512 formulas. 0 = not measured or no AVX-512 (they use sustained_clock_ghz).
+    double avx512_clock_ghz = 0;
     std::vector<double> clock_readings_ghz;  // every reading taken (a run: at its start and its end)
     int fma_pipes = 0;
     // Filled by measure_cpu_ceilings (never by detect_cpu_peaks: it costs ~1 s); empty = not measured.
@@ -69,6 +72,11 @@ boost::json::object to_json(const HostInfo& host);
 // ~60 ms, best of 3; timed by thread CPU time, so preemption does not lower it. Returns GHz, or 0 on
 // an architecture without the chain (neither x86-64 nor aarch64).
 double measure_sustained_clock_ghz(int threads);
+
+// The clock while the cores run zmm FMAs: the add chain with an independent vfmadd231ps zmm beside each
+// add (it sets the AVX-512 licence without lengthening the chain; two per add did), on every
+// logical CPU at once, best of 3. Returns GHz, or 0 where the host or CPU lacks AVX-512F.
+double measure_avx512_clock_ghz(const HostInfo& host);
 
 // FMA pipes per core on the widest vector ISA (AVX-512, else AVX2+FMA): independent FMAs per cycle,
 // cycles counted by the dependent-add chain on the same thread; rounded to 1 or 2. Returns 1 where

@@ -58,9 +58,11 @@ struct Judgement {
     double bytes = 0;
     std::optional<double> peak_gflops;          // compute records
     std::optional<double> peak_bandwidth_gbps;  // bandwidth records
-    std::string peak_source;
+    std::string peak_source;                    // "measured ceiling" for a host CPU peak with a ceiling
+    std::optional<double> formula_peak_gflops;  // beside a measured ceiling: the formula peak
     std::string status = "ok";
     std::optional<bool> suspicious;             // efficiency above 1
+    std::optional<bool> above_ceiling;          // measured above the measured ceiling it is judged against
 };
 // An operation record's extra_params, read as a whole (each part is written on its own, see above).
 struct OperationExtras {
@@ -100,6 +102,8 @@ struct PeakEntry {
     double gflops = 0;
     std::string source;   // "detected", "user", "plugin"
     std::string formula;
+    std::optional<double> ceiling_gflops;       // host CPU: the measured ceiling (0 = not measured)
+    std::optional<std::string> ceiling_source;
 };
 struct BandwidthEntry {
     double gbps = 0;
