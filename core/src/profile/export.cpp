@@ -40,18 +40,6 @@ std::string fmt(const char* format, double v) {
     return buf;
 }
 
-FittedCurve model_of(const FittedCurveEntry& e) {
-    FittedCurve f;
-    f.type = e.curve_type;
-    f.peak = e.peak.value_or(0);
-    f.scale = e.scale.value_or(0);
-    f.efficiency = e.efficiency.value_or(0);
-    for (const auto& b : e.breakpoints.value_or(std::vector<std::vector<double>>{}))
-        if (b.size() == 2) f.breakpoints.emplace_back(b[0], b[1]);
-    if (f.type == "piecewise_linear" && f.breakpoints.empty()) f.type = "constant";
-    return f;
-}
-
 // The FLOP counts a curve is sampled at: data points, calib's breakpoints, and for an asymptote
 // log-spaced ones between; a single count x gives x and 10x.
 std::vector<double> sample_flops(const EfficiencyCurve& c, const FittedCurve& model) {

@@ -117,15 +117,7 @@ std::optional<std::pair<double, double>> from_curve(const Profile& p, const std:
     if (!curves) return std::nullopt;
     for (const auto& [key, c] : *curves) {
         if (key != op + "/" + precision) continue;
-        FittedCurve f;
-        f.type = c.fitted_curve.curve_type;
-        f.peak = c.fitted_curve.peak.value_or(0);
-        f.scale = c.fitted_curve.scale.value_or(0);
-        f.efficiency = c.fitted_curve.efficiency.value_or(0);
-        if (c.fitted_curve.breakpoints)
-            for (const auto& b : *c.fitted_curve.breakpoints)
-                if (b.size() == 2) f.breakpoints.emplace_back(b[0], b[1]);
-        return std::make_pair(f.evaluate(2 * size * size * size), c.peak_gflops);
+        return std::make_pair(model_of(c.fitted_curve).evaluate(2 * size * size * size), c.peak_gflops);
     }
     return std::nullopt;
 }

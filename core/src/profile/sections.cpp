@@ -83,4 +83,28 @@ CalibSections read_sections(const Profile& p) {
     return s;
 }
 
+FittedCurve model_of(const FittedCurveEntry& e) {
+    FittedCurve f;
+    f.type = e.curve_type;
+    f.peak = e.peak.value_or(0);
+    f.scale = e.scale.value_or(0);
+    f.efficiency = e.efficiency.value_or(0);
+    for (const auto& b : e.breakpoints.value_or(std::vector<std::vector<double>>{}))
+        if (b.size() == 2) f.breakpoints.emplace_back(b[0], b[1]);
+    if (f.type == "piecewise_linear" && f.breakpoints.empty()) f.type = "constant";
+    return f;
+}
+
+FittedCurveEntry entry_of(const FittedCurve& c) {
+    FittedCurveEntry e;
+    e.curve_type = c.type;
+    if (c.type == "asymptotic") e.peak = c.peak, e.scale = c.scale;
+    if (c.type == "piecewise_linear") {
+        e.breakpoints.emplace();
+        for (const auto& [x, y] : c.breakpoints) e.breakpoints->push_back({x, y});
+    }
+    if (c.type == "constant") e.efficiency = c.efficiency;
+    return e;
+}
+
 }  // namespace calib::core

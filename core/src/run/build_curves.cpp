@@ -1,5 +1,6 @@
 // build_profile's efficiency curves: per operation and precision on the primary device, the measured
 // points (efficiency against FLOPs, with their intervals) and the curve fitted through them.
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -35,18 +36,6 @@ CurveDataPoint point(double flops, double seconds_median, double noise, double c
     return d;
 }
 
-FittedCurveEntry entry(const FittedCurve& c) {
-    FittedCurveEntry e;
-    e.curve_type = c.type;
-    if (c.type == "asymptotic") e.peak = c.peak, e.scale = c.scale;
-    if (c.type == "piecewise_linear") {
-        e.breakpoints.emplace();
-        for (const auto& [x, y] : c.breakpoints) e.breakpoints->push_back({x, y});
-    }
-    if (c.type == "constant") e.efficiency = c.efficiency;
-    return e;
-}
-
 }  // namespace
 
 std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& parts, const Judge& judge) {
@@ -75,8 +64,9 @@ std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& part
     for (const auto* c : parts.compute)
         if (c->plugin_id == judge.primary && c->info.operation_type == CALIB_OPERATION_MATMUL && square(c->info))
             add("matmul", *c, math_of(c->info), *c->measurement, "square matmul GFLOPS / peak of its precision");
+    const std::string primary_device = device_of(judge.r, judge.primary);
     for (const auto* c : parts.fusion)
-        if (const std::string op = curve_operation(c->info.fusion_pattern); !op.empty() && c->device_name == device_of(judge.r, judge.primary))
+        if (const std::string op = curve_operation(c->info.fusion_pattern); !op.empty() && c->device_name == primary_device)
             add(op, *c, math_of(c->info), c->pair->a,
                 "fused " + c->info.fusion_pattern + " GFLOPS / peak of its precision");
     if (order.empty()) return std::nullopt;
@@ -87,7 +77,7 @@ std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& part
         for (const auto& d : e.data_points)
             pts.push_back({d.flops, d.efficiency_mean, d.ci_lower, d.ci_upper, d.efficiency_std, 0});
         const FittedCurve fit = fit_curve(pts);
-        e.fitted_curve = entry(fit);
+        e.fitted_curve = entry_of(fit);
         e.rms_residual = fit.rms_residual;
         e.max_abs_residual = fit.max_abs_residual;
         e.points_within_ci = static_cast<int64_t>(fit.points_within_ci);

@@ -98,13 +98,7 @@ TEST_CASE("query answers a matmul size no record measured from the fitted curve"
     for (const auto& [key, c] : *curves)
         if (key == "matmul/bf16") bf16 = &c;
     REQUIRE(bf16 != nullptr);
-    FittedCurve f;
-    f.type = bf16->fitted_curve.curve_type;
-    f.peak = bf16->fitted_curve.peak.value_or(0);
-    f.scale = bf16->fitted_curve.scale.value_or(0);
-    f.efficiency = bf16->fitted_curve.efficiency.value_or(0);
-    if (bf16->fitted_curve.breakpoints)
-        for (const auto& b : *bf16->fitted_curve.breakpoints) f.breakpoints.emplace_back(b[0], b[1]);
+    const FittedCurve f = model_of(bf16->fitted_curve);
     ProfileQuery q(p);
     const double n = 3000;  // between the measured 2048 and 4096
     CHECK(q.efficiency("matmul", "bf16", n) == Approx(f.evaluate(2 * n * n * n)));

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "calib/core/curves.hpp"
 #include "calib/core/plugin_types.hpp"
 #include "calib/core/profile.hpp"
 
@@ -264,6 +265,10 @@ boost::json::object to_json(const PeaksSection& s);
 boost::json::object to_json(const PluginEntry& s);
 boost::json::object to_json(const PrecisionMatrix& s);
 boost::json::object to_json(const CalibSections& s);
+// An efficiency_curves entry's fitted curve as the model that evaluates it (a piecewise curve without
+// breakpoints is a constant), and a fitted model as the entry the profile stores.
+FittedCurve model_of(const FittedCurveEntry& e);
+FittedCurveEntry entry_of(const FittedCurve& c);
 void write_sections(const CalibSections& s, Profile& p);
 
 // Readers, tolerant: a missing or mistyped field keeps its default, so an older or hand-edited
