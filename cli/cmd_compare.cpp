@@ -16,6 +16,7 @@ namespace json = boost::json;
 struct Interval {
     double value, lo, hi;
     double noise;  // the samples' own relative scatter (coefficient of variation)
+    bool disturbed = false;  // measured beside a co-runner (extra_params.disturbed)
 };
 
 // Higher is better for every compared figure (GFLOPS, GB/s, speedup). Intervals that do not overlap
@@ -23,6 +24,7 @@ struct Interval {
 // intervals bound each run's median, not the machine's drift from one run to the next (two back-to-back
 // runs of the 2-vCPU guest showed 6-9 FASTER/SLOWER speedups without it, 1-2 with it).
 const char* classify(const Interval& a, const Interval& b, double same_pct) {
+    if (a.disturbed || b.disturbed) return "DISTURBED";  // a co-runner shared the CPUs: no verdict
     if (!(a.value > 0) || !(b.value > 0) || !(a.lo <= a.hi) || !(b.lo <= b.hi)) return "UNSURE";
     const double change = b.value / a.value - 1.0;
     const bool overlap = a.lo <= b.hi && b.lo <= a.hi;
@@ -35,14 +37,16 @@ const char* classify(const Interval& a, const Interval& b, double same_pct) {
 Interval op_interval(const core::OperationRecord& r) {
     double v = r.measured_gflops > 0 ? r.measured_gflops : r.achieved_bandwidth_gbps;
     const core::SampleFacts st = core::read_extras(r).samples;
-    return {v, v / (1 + st.noise), v / std::max(1e-12, 1 - st.noise), st.cv};
+    const bool disturbed = st.placement.disturbed.value_or(false);
+    if (st.ci_low && st.ci_high) return {v, *st.ci_low, *st.ci_high, st.cv, disturbed};
+    return {v, v / (1 + st.noise), v / std::max(1e-12, 1 - st.noise), st.cv, disturbed};
 }
 
 // The speedup's scatter: the two sides' coefficients of variation combined as for a ratio.
 Interval fusion_interval(const core::FusionRecord& r) {
     const core::FusionExtras x = core::read_extras(r);
     return {r.speedup_factor, x.speedup_ci_low.value_or(r.speedup_factor), x.speedup_ci_high.value_or(r.speedup_factor),
-            std::hypot(x.fused_cv, x.unfused_cv)};
+            std::hypot(x.fused_cv, x.unfused_cv), x.placement.disturbed.value_or(false)};
 }
 
 }  // namespace
@@ -52,7 +56,7 @@ int cmd_compare(const Args& args) {
     double fail_pct = -1, same_pct = 2.0;
     po::options_description desc(
         "calib-host compare A B: every common record of two profiles, classified SAME / FASTER / SLOWER /\n"
-        "UNSURE from the stored intervals (operations: GFLOPS or GB/s with the median's 95% interval;\n"
+        "UNSURE / DISTURBED (a co-runner shared the CPUs in either run) from the stored intervals (operations: GFLOPS or GB/s with the median's 95% interval;\n"
         "fusion: the speedup interval); apart intervals with a change within the samples' own scatter (cv)\n"
         "are UNSURE. Exit 1 with --fail-on-regression when something got slower by more than PCT percent");
     po::options_description hidden;

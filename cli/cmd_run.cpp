@@ -145,6 +145,8 @@ struct RunArgs {
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
+    bool no_corunner = false;
+    std::size_t replicas = 0;
 };
 
 po::options_description run_options(RunArgs& a) {
@@ -169,6 +171,11 @@ po::options_description run_options(RunArgs& a) {
         "policy", po::value(&a.policy_name), "measurement policy: adaptive (default) or fixed")(
         "no-placement-guard", po::bool_switch(&a.no_guard),
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
+        "replicas", po::value(&a.replicas),
+        "measure each case N times, each in a fresh worker and pass, the budget shared; intervals then "
+        "cover the spread between them (default 1; see docs/measurement.md)")(
+        "no-corunner-check", po::bool_switch(&a.no_corunner),
+        "keep samples timed while other processes used calib's CPUs (see docs/measurement.md)")(
         "placement-wait", po::value(&a.placement_wait),
         "seconds per plugin and per case to wait for the reference CPU placement (default 1 per plugin, 0.5 per case)")(
         "placement-retry", po::value(&a.placement_retry),
@@ -187,6 +194,11 @@ po::options_description run_options(RunArgs& a) {
 // Placement, peaks and timeouts onto `o`; the usage error, or empty.
 std::string apply_host_args(const RunArgs& a, const po::variables_map& vm, core::RunOptions& o) {
     o.placement_guard = !a.no_guard;
+    o.corunner_check = !a.no_corunner;
+    if (vm.count("replicas")) {
+        if (a.replicas < 1 || a.replicas > 16) return "--replicas must be between 1 and 16";
+        o.replicas = a.replicas;
+    }
     if (vm.count("placement-wait")) {
         if (!(a.placement_wait >= 0)) return "--placement-wait must be >= 0 seconds";
         o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = a.placement_wait;

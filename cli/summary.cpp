@@ -49,6 +49,7 @@ struct Report {
     core::CalibSections s;
     std::vector<std::string> warnings;
     int displaced_records = 0;  // operation and fusion records with displaced_samples > 0
+    int disturbed_records = 0;  // records flagged disturbed (a co-runner shared the CPUs)
 };
 
 void print_placement(Report& r, const core::PlacementSection& o) {
@@ -61,6 +62,9 @@ void print_placement(Report& r, const core::PlacementSection& o) {
              << "% of their time to the hypervisor (steal)";
     if (o.stale_cases > 0)
         r.os << "; " << count(o.stale_cases) << " case(s) timed before the reference moved to a faster placement";
+    if (o.disturbed_cases > 0)
+        r.os << "; " << count(o.disturbed_cases) << " case(s) timed beside a co-runner (" << count(o.flagged_cases)
+             << " still flagged disturbed)";
     if (o.deferred_cases > 0 || o.retried_cases > 0)
         r.os << "; at the end " << count(o.deferred_cases) << " deferred case(s) measured, "
              << count(o.retried_cases) << " re-measured (" << count(o.replaced_cases) << " replaced)";
@@ -164,6 +168,7 @@ std::vector<MatmulRow> matmul_rows(Report& rep) {
         if (x.instance.reference_fallback)
             rep.warnings.push_back("reference-kernel fallback: " + key + " (" + x.instance.implementation + ")");
         if (x.samples.placement.displaced_samples > 0) ++rep.displaced_records;
+        if (x.samples.placement.disturbed.value_or(false)) ++rep.disturbed_records;
     }
     std::stable_sort(rows.begin(), rows.end(), [](const MatmulRow& a, const MatmulRow& b) {
         return a.precision != b.precision ? a.precision < b.precision : a.elems < b.elems;
@@ -181,7 +186,8 @@ void print_matmul(Report& r) {
             r.os << "  " << pad(row.precision, 6) << pad(row.shape, 16) << rpad(fixed(row.r->measured_gflops), 9)
                  << rpad(fixed(row.r->efficiency * 100) + "%", 7) << rpad(fixed(st.median_latency_ms, 3), 11)
                  << rpad(fixed(st.p10_latency_ms, 3) + "-" + fixed(st.p90_latency_ms, 3), 20)
-                 << rpad(std::to_string(row.r->num_trials), 5) << "  " << row.x.instance.implementation << "\n";
+                 << rpad(std::to_string(row.r->num_trials), 5) << "  " << row.x.instance.implementation
+                 << (row.x.samples.placement.disturbed.value_or(false) ? "  DISTURBED (co-runner)" : "") << "\n";
         }
     }
     if (r.s.precision_support)
@@ -207,6 +213,10 @@ void print_fusion_row(Report& rep, const std::string& key, const core::FusionRec
     const double lo = x.speedup_ci_low.value_or(0), hi = x.speedup_ci_high.value_or(0);
     std::string verdict = core::to_string(core::fusion_tier(s));
     if (core::fusion_tier(lo) != core::fusion_tier(hi)) verdict += " (interval straddles a tier)";
+    if (x.placement.disturbed.value_or(false)) {
+        verdict += "  DISTURBED (co-runner)";
+        ++rep.disturbed_records;
+    }
     std::string interval = "[";  // built in place (GCC 12 warns falsely on "[" + string)
     interval += fixed(lo, 2);
     interval += ", ";
@@ -238,6 +248,13 @@ void print_warnings(Report& r) {
         r.warnings.push_back(std::to_string(r.displaced_records) +
                              " records were partly timed outside the run's reference CPU placement (the wait "
                              "allowance ran out; extra_params.displaced_samples > 0): compare them with care");
+    for (const auto& pt : r.s.memory_sweep)
+        if (const auto* d = pt.if_contains("disturbed"); d != nullptr && d->is_bool() && d->as_bool())
+            ++r.disturbed_records;
+    if (r.disturbed_records > 0)
+        r.warnings.push_back(std::to_string(r.disturbed_records) +
+                             " records were timed while other processes used calib's CPUs and could not be "
+                             "measured again clean (extra_params.disturbed): their figures are not the machine's");
     for (const auto& f : r.s.failed_cases)
         if (f.status != "unsupported")
             r.warnings.push_back("case " + f.case_name + " (" + f.plugin + "): " + f.status + ": " + f.message);

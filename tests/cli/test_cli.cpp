@@ -148,15 +148,24 @@ TEST_CASE("compare flags a regression beyond the threshold", "[cli][compare]") {
     // The sample run's 0.05 s budget can leave a matmul's cv and interval near +-50%, and compare calls a
     // change inside them UNSURE: pin both so the test asserts the threshold, not that run's noise.
     for (auto& kv : doc.at("operation_profiles").as_object()) {
-        auto& e = kv.value().at("extra_params").as_object();
+        auto& rec = kv.value().as_object();
+        auto& e = rec.at("extra_params").as_object();
         e["cv"] = 0.02;
         e["noise"] = 0.01;
+        const double g = rec.at("measured_gflops").as_double() > 0 ? rec.at("measured_gflops").as_double()
+                                                                   : rec.at("achieved_bandwidth_gbps").as_double();
+        e["ci_low"] = g * 0.99;
+        e["ci_high"] = g * 1.01;
     }
     std::ofstream(dir / "base.json") << json::serialize(doc);
     // Halve every matmul record's throughput in the second profile.
     for (auto& kv : doc.at("operation_profiles").as_object()) {
         auto& rec = kv.value().as_object();
-        if (rec.at("operation_type") == "matmul") rec["measured_gflops"] = rec.at("measured_gflops").as_double() / 2;
+        if (rec.at("operation_type") != "matmul") continue;
+        rec["measured_gflops"] = rec.at("measured_gflops").as_double() / 2;
+        auto& e = rec.at("extra_params").as_object();
+        e["ci_low"] = e.at("ci_low").as_double() / 2;
+        e["ci_high"] = e.at("ci_high").as_double() / 2;
     }
     std::ofstream(dir / "slow.json") << json::serialize(doc);
     auto r = host("compare " + (dir / "base.json").string() + " " + (dir / "slow.json").string() +

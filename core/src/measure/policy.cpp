@@ -2,6 +2,8 @@
 // pair measurement with its bootstrap speedup interval.
 #include "calib/core/measure.hpp"
 
+#include "calib/core/corunner.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -127,7 +129,7 @@ struct LoopHooks {
 
 struct LoopResult {
     StopReason reason = StopReason::converged;
-    std::size_t discarded = 0, displaced = 0;
+    std::size_t discarded = 0, displaced = 0, disturbed_discarded = 0, disturbed = 0;
     double placement_seconds = 0;
 };
 
@@ -267,13 +269,16 @@ private:
             h.take();
             if (guard != nullptr) {
                 const bool ok_after = guard->in_reference();
-                if (!(ok_before && ok_after) && guard->may_wait(case_used)) {
+                const bool quiet = guard->quiet();  // no co-runner over the window that ends now
+                if (!(ok_before && ok_after && quiet) && guard->may_wait(case_used)) {
                     guard->charge(clock_() - t0, case_used);
                     ++r.discarded;
-                    ok_before = ok_after || guard->wait_for_reference(case_used);
+                    if (!quiet) ++r.disturbed_discarded;
+                    ok_before = (ok_after && quiet) || guard->wait_for_reference(case_used);
                     continue;
                 }
                 if (!(ok_before && ok_after)) ++r.displaced;
+                if (!quiet) ++r.disturbed;
                 ok_before = ok_after;
             }
             h.keep();
@@ -289,6 +294,8 @@ private:
     static void record(Measurement& m, const LoopResult& r) {
         m.discarded_samples = r.discarded;
         m.displaced_samples = r.displaced;
+        m.disturbed_discarded = r.disturbed_discarded;
+        m.disturbed_samples = r.disturbed;
         m.placement_wait_seconds = r.placement_seconds;
     }
 
@@ -330,6 +337,7 @@ PlacementGuard::PlacementGuard(ProbeFn probe, PlacementConfig cfg, ClockFn clock
 }
 
 void PlacementGuard::settle(double min_seconds, double max_seconds) {
+    if (!probe_) return;  // a guard for co-runners only: nothing to settle
     const double t0 = clock_();
     const std::size_t w = std::max<std::size_t>(cfg_.reference_window, 1);
     double best = 0;     // lowest full-window median seen while settling
@@ -433,6 +441,13 @@ bool PlacementGuard::in_reference() {
     return ok;
 }
 
+bool PlacementGuard::quiet() {
+    if (monitor_ == nullptr) return true;
+    const bool q = monitor_->quiet();
+    if (!q) ++disturbed_;
+    return q;
+}
+
 bool PlacementGuard::may_wait(double case_used) const {
     return case_used < cfg_.max_wait_per_case && used_allowance_ < cfg_.max_wait_per_plugin;
 }
@@ -446,7 +461,7 @@ void PlacementGuard::charge(double seconds, double& case_used) {
 bool PlacementGuard::wait_for_reference(double& case_used) {
     while (true) {
         const double t0 = clock_();
-        if (in_reference()) return true;
+        if (in_reference() && quiet()) return true;
         if (!may_wait(case_used)) return false;
         sleep_(cfg_.poll_seconds);
         charge(clock_() - t0, case_used);
@@ -456,7 +471,7 @@ bool PlacementGuard::wait_for_reference(double& case_used) {
 bool PlacementGuard::wait_within(double seconds) {
     const double t0 = clock_();
     bool back = false;
-    while (!(back = in_reference()) && clock_() - t0 < seconds) sleep_(cfg_.poll_seconds);
+    while (!(back = in_reference() && quiet()) && clock_() - t0 < seconds) sleep_(cfg_.poll_seconds);
     used_total_ += clock_() - t0;
     return back;
 }

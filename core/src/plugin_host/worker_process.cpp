@@ -34,4 +34,11 @@ void kill_all_workers() noexcept {
     }
 }
 
+std::vector<pid_t> live_worker_pids() {
+    std::vector<pid_t> out;
+    for (auto& slot : detail::g_workers)
+        if (const pid_t pid = slot.load(); pid > 0) out.push_back(pid);
+    return out;
+}
+
 }  // namespace calib::core

@@ -416,7 +416,10 @@ struct Schema<PlacementFacts> {
     using T = PlacementFacts;
     static constexpr auto fields = std::make_tuple(
         field("discarded_samples", &T::discarded_samples), field("displaced_samples", &T::displaced_samples),
-        field("placement_wait_seconds", &T::placement_wait_seconds), field("placement_retry", &T::placement_retry));
+        field("placement_wait_seconds", &T::placement_wait_seconds), field("placement_retry", &T::placement_retry),
+        field("disturbed_discarded", &T::disturbed_discarded), field("disturbed_samples", &T::disturbed_samples),
+        field("foreign_cpu_seconds", &T::foreign_cpu_seconds), field("foreign_cpus", &T::foreign_cpus),
+        field("disturbed", &T::disturbed));
 };
 template <>
 struct Schema<SampleFacts> {
@@ -426,6 +429,7 @@ struct Schema<SampleFacts> {
         field("steal_seconds", &T::steal_seconds), field("median_latency_ms", &T::median_latency_ms),
         field("p10_latency_ms", &T::p10_latency_ms), field("p90_latency_ms", &T::p90_latency_ms),
         field("cv", &T::cv), field("robust_cv", &T::robust_cv), field("noise", &T::noise),
+        field("ci_low", &T::ci_low), field("ci_high", &T::ci_high), field("replicas", &T::replicas),
         field("samples", &T::samples), field("iterations_per_sample", &T::iterations_per_sample),
         field("stopping_reason", &T::stopping_reason), field("", &T::placement, Layout::flatten));
 };
@@ -465,7 +469,7 @@ struct Schema<FusionExtras> {
     static constexpr auto fields = std::make_tuple(
         field("precision", &T::precision), field("device", &T::device), field("plugin", &T::plugin),
         field("status", &T::status), field("speedup_ci_low", &T::speedup_ci_low),
-        field("speedup_ci_high", &T::speedup_ci_high), field("tier", &T::tier), field("verified", &T::verified),
+        field("speedup_ci_high", &T::speedup_ci_high), field("replicas", &T::replicas), field("tier", &T::tier), field("verified", &T::verified),
         field("max_abs_error", &T::max_abs_error), field("tolerance", &T::tolerance),
         field("reference_fallback", &T::reference_fallback),
         field("fused_implementation", &T::fused_implementation),
@@ -575,7 +579,10 @@ struct Schema<PlacementSection> {
         field("deferred_cases", &T::deferred_cases), field("stale_cases", &T::stale_cases),
         field("steal_max_share", &T::steal_max_share), field("steal_cases", &T::steal_cases),
         field("retried_cases", &T::retried_cases), field("replaced_cases", &T::replaced_cases),
-        field("retry_seconds", &T::retry_seconds));
+        field("retry_seconds", &T::retry_seconds), field("corunner", &T::corunner),
+        field("corunner_max_cpus", &T::corunner_max_cpus),
+        field("corunner_window_seconds", &T::corunner_window_seconds),
+        field("disturbed_cases", &T::disturbed_cases), field("flagged_cases", &T::flagged_cases));
 };
 template <>
 struct Schema<PolicySection> {

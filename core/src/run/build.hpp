@@ -112,7 +112,7 @@ PeaksSection peaks_section(const PeakTable& t);
 // Shared by the record mergers.
 std::string unique_key(std::set<std::string>& used, const std::string& key);
 // What the placement guard did to `m`'s samples; `retry`: what the end-of-run pass did to the case.
-PlacementFacts placement_facts(const Measurement& m, const std::string& retry);
+PlacementFacts placement_facts(const Measurement& m, const CaseOutcome& c);
 // The statistics of a measured (non-pair) case.
 SampleFacts sample_facts(const CaseOutcome& c);
 

@@ -126,6 +126,11 @@ void add_fusion_extras(json::object& e, const CaseOutcome& c, double speedup) {
     x.plugin = c.plugin_id;
     x.speedup_ci_low = pm.speedup_ci_low;
     x.speedup_ci_high = pm.speedup_ci_high;
+    if (c.interval_factor_low > 0) {  // replicas: the interval over them
+        x.speedup_ci_low = speedup * c.interval_factor_low;
+        x.speedup_ci_high = speedup * c.interval_factor_high;
+        x.replicas = static_cast<int64_t>(c.replica_log.size());
+    }
     x.tier = to_string(fusion_tier(speedup));
     x.verified = c.instance.verified && c.unfused_instance.verified;
     x.max_abs_error = std::max(c.instance.max_abs_error, c.unfused_instance.max_abs_error);
@@ -145,7 +150,7 @@ void add_fusion_extras(json::object& e, const CaseOutcome& c, double speedup) {
     x.iterations_per_sample = static_cast<int64_t>(pm.a.iterations_per_sample);
     x.unfused_iterations_per_sample = static_cast<int64_t>(pm.b.iterations_per_sample);
     x.stopping_reason = to_string(pm.reason);
-    x.placement = placement_facts(pm.a, c.placement_retry);
+    x.placement = placement_facts(pm.a, c);
     x.case_seconds = c.wall_seconds;
     x.prepare_seconds = c.prepare_seconds;
     x.steal_seconds = c.steal_seconds;

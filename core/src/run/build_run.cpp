@@ -104,6 +104,11 @@ PlacementSection placement_section(const RunResult& r, const RunOptions& o) {
     s.retried_cases = static_cast<int64_t>(rp.retried_cases);
     s.replaced_cases = static_cast<int64_t>(rp.replaced_cases);
     s.retry_seconds = rp.retry_seconds;
+    s.corunner = rp.corunner;
+    s.corunner_max_cpus = rp.corunner_max_cpus;
+    s.corunner_window_seconds = rp.corunner_window_seconds;
+    s.disturbed_cases = static_cast<int64_t>(rp.disturbed_cases);
+    s.flagged_cases = static_cast<int64_t>(rp.flagged_cases);
     return s;
 }
 

@@ -80,12 +80,19 @@ std::optional<std::string> if_set(bool cond, const std::string& v) {
 
 }  // namespace
 
-PlacementFacts placement_facts(const Measurement& m, const std::string& retry) {
+PlacementFacts placement_facts(const Measurement& m, const CaseOutcome& c) {
     PlacementFacts f;
     f.discarded_samples = static_cast<int64_t>(m.discarded_samples);
     f.displaced_samples = static_cast<int64_t>(m.displaced_samples);
     f.placement_wait_seconds = m.placement_wait_seconds;
-    if (!retry.empty()) f.placement_retry = retry;
+    if (!c.placement_retry.empty()) f.placement_retry = c.placement_retry;
+    if (c.corunner_checked) {
+        f.disturbed_discarded = static_cast<int64_t>(m.disturbed_discarded);
+        f.disturbed_samples = static_cast<int64_t>(m.disturbed_samples);
+        f.foreign_cpu_seconds = c.foreign_seconds;
+        f.foreign_cpus = c.foreign_cpus;
+        f.disturbed = c.disturbed;
+    }
     return f;
 }
 
@@ -102,10 +109,21 @@ SampleFacts sample_facts(const CaseOutcome& c) {
     f.cv = s.cv;
     f.robust_cv = s.robust_cv;
     f.noise = s.noise;
+    // The figure's interval from the latency median's: a rate is work / latency.
+    const double work = c.info.flops > 0 ? c.info.flops : c.info.bytes;
+    if (work > 0 && c.interval_factor_low > 0 && s.median > 0) {
+        const double figure = work / s.median / 1e9;
+        f.ci_low = figure * c.interval_factor_low;
+        f.ci_high = figure * c.interval_factor_high;
+        f.replicas = static_cast<int64_t>(c.replica_log.size());
+    } else if (work > 0 && s.median_ci_low > 0 && s.median_ci_high > 0) {
+        f.ci_low = work / s.median_ci_high / 1e9;
+        f.ci_high = work / s.median_ci_low / 1e9;
+    }
     f.samples = static_cast<int64_t>(s.count);
     f.iterations_per_sample = static_cast<int64_t>(m.iterations_per_sample);
     f.stopping_reason = to_string(m.reason);
-    f.placement = placement_facts(m, c.placement_retry);
+    f.placement = placement_facts(m, c);
     return f;
 }
 

@@ -65,20 +65,32 @@ void reread_clock(RunResult& r, const RunOptions& o) {
     }
 }
 
-// The placement guard, settled before the first case; none when switched off or no probe works.
-void start_guard(const RunOptions& o, std::optional<PlacementProbe>& probe, std::optional<PlacementGuard>& guard,
-                 RunResult::Placement& rec) {
-    if (!o.placement_guard) return;
-    PlacementGuard::ProbeFn probe_fn = o.placement_probe;
-    if (probe_fn) {
-        rec.probe = "injected";
-    } else {
-        probe.emplace();
-        rec.probe = probe->description();
-        if (probe->available()) probe_fn = [&probe] { return probe->probe_ns(); };
+// The placement guard, settled before the first case, with the co-runner monitor; none when both are
+// switched off or neither works (a guard without a placement probe only watches for co-runners).
+void start_guard(const RunOptions& o, std::optional<PlacementProbe>& probe, std::optional<CoRunnerMonitor>& monitor,
+                 std::optional<PlacementGuard>& guard, RunResult::Placement& rec) {
+    PlacementGuard::ProbeFn probe_fn;
+    if (o.placement_guard) {
+        probe_fn = o.placement_probe;
+        if (probe_fn) {
+            rec.probe = "injected";
+        } else {
+            probe.emplace();
+            rec.probe = probe->description();
+            if (probe->available()) probe_fn = [&probe] { return probe->probe_ns(); };
+        }
     }
-    if (!probe_fn) return;
+    if (o.corunner_check) {
+        // calib's own CPU time: this process and its live workers.
+        monitor.emplace(o.corunner, o.cpu_times_probe, [] { return live_worker_pids(); });
+        rec.corunner = monitor->description();
+        rec.corunner_max_cpus = o.corunner.max_foreign_cpus;
+        rec.corunner_window_seconds = o.corunner.window_seconds;
+        if (!monitor->available()) monitor.reset();
+    }
+    if (!probe_fn && !monitor) return;
     guard.emplace(std::move(probe_fn), o.placement);
+    if (monitor) guard->set_monitor(&*monitor);
     guard->settle(o.placement.settle_min_seconds, o.placement.settle_max_seconds);
     rec.initial_reference_ns = guard->reference_ns();
     rec.settle_seconds = guard->settle_seconds();
@@ -141,12 +153,15 @@ RunResult run_calibration(const RunOptions& o, const std::vector<PluginRecord>& 
     characterise_host(result, o);
 
     std::optional<PlacementProbe> probe;
+    std::optional<CoRunnerMonitor> monitor;
     std::optional<PlacementGuard> guard;
-    start_guard(o, probe, guard, result.placement);
+    start_guard(o, probe, monitor, guard, result.placement);
     detail::Scheduler scheduler(o, cancel, progress, guard ? &*guard : nullptr, result);
     scheduler.measure_all(plugins);
     scheduler.list_stale();
     scheduler.retry_pass();
+    scheduler.flag_disturbed();
+    scheduler.replica_intervals();
 
     if (cancel.load()) result.complete = false;
     if (!cancel.load()) reread_clock(result, o);

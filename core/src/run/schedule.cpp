@@ -1,7 +1,9 @@
 // Stage 2 of a run: every selected case measured in its plugin's worker (prepare, measure under the
 // policy, release), then the end-of-run pass for cases timed off the reference CPU placement.
 #include <algorithm>
+#include <cmath>
 
+#include "calib/core/corunner.hpp"
 #include "calib/core/placement.hpp"
 #include "stages.hpp"
 
@@ -25,6 +27,50 @@ double steal_fraction(const CaseOutcome& out, double steal_max_share) {
     return s > steal_max_share ? s : 0;
 }
 
+// How disturbed by co-runners an ok outcome was: the share of its kept samples timed beside one, or its
+// foreign share of the CPUs when above the monitor's threshold; any sample discarded for a co-runner
+// counts too (ticks let the samples just before the detection through). 0 when clean or not ok.
+double disturbed_fraction(const CaseOutcome& out, double max_share) {
+    if (out.status != "ok") return 0;
+    double f = out.foreign_cpus > max_share ? out.foreign_cpus : 0;
+    for (const Measurement* m : {out.measurement ? &*out.measurement : nullptr, out.pair ? &out.pair->a : nullptr}) {
+        if (m == nullptr || m->samples.empty()) continue;
+        const double n = static_cast<double>(m->samples.size());
+        f = std::max(f, static_cast<double>(m->disturbed_samples) / n);
+        if (m->disturbed_discarded > 0) f = std::max(f, std::min(1.0, static_cast<double>(m->disturbed_discarded) / n));
+    }
+    return f;
+}
+
+// The policy of one replica: the case's budget shared among the replicas.
+PolicyConfig replica_policy(const RunOptions& o) {
+    PolicyConfig c = o.policy;
+    if (o.replicas > 1) c.time_budget_seconds /= static_cast<double>(o.replicas);
+    return c;
+}
+
+// ln of a replica's figure (latency median; pairs: speedup) and its standard error on the log scale
+// from its own 95% interval; {0, -1} when it has none.
+std::pair<double, double> replica_value(const CaseOutcome& out) {
+    if (out.pair) {
+        const auto& p = *out.pair;
+        if (!(p.speedup > 0) || !(p.speedup_ci_low > 0) || !(p.speedup_ci_high > 0)) return {0, -1};
+        return {std::log(p.speedup), (std::log(p.speedup_ci_high) - std::log(p.speedup_ci_low)) / 3.92};
+    }
+    if (!out.measurement) return {0, -1};
+    const auto& s = out.measurement->stats;
+    if (!(s.median > 0) || !(s.median_ci_low > 0) || !(s.median_ci_high > 0)) return {0, -1};
+    return {std::log(s.median), (std::log(s.median_ci_high) - std::log(s.median_ci_low)) / 3.92};
+}
+
+// Two-sided 95% quantile of Student's t.
+double t975(double df) {
+    static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228};
+    if (df < 1) return table[0];
+    if (df <= 10) return table[static_cast<int>(df) - 1];
+    return 1.96 + 2.4 / df;
+}
+
 // Largest steal increase over one CPU between two readings.
 double steal_delta(const std::vector<double>& before, const std::vector<double>& after) {
     double most = 0;
@@ -42,7 +88,7 @@ Scheduler::Scheduler(const RunOptions& o, const std::atomic<bool>& cancel, Progr
       progress_(progress),
       guard_(guard),
       result_(result),
-      policy_(make_policy(o.policy_name, o.policy)),
+      policy_(make_policy(o.policy_name, replica_policy(o))),
       run_timeout_(o.run_timeout_seconds.value_or(o.run_timeout_factor * o.policy.time_budget_seconds + 10.0)) {}
 
 std::vector<double> Scheduler::steal_now() const {
@@ -51,8 +97,11 @@ std::vector<double> Scheduler::steal_now() const {
 
 // How far off a case was timed: the share of its samples kept displaced, or of its wall time stolen.
 double Scheduler::off_fraction(const CaseOutcome& out) const {
-    return std::max(displaced_fraction(out), steal_fraction(out, o_.placement.steal_max_share));
+    return std::max({displaced_fraction(out), steal_fraction(out, o_.placement.steal_max_share),
+                     disturbed_fraction(out, o_.corunner.max_foreign_cpus)});
 }
+
+CoRunnerMonitor* Scheduler::monitor() const { return guard_ != nullptr ? guard_->monitor() : nullptr; }
 
 // An outcome naming the plugin and case(s), before anything is measured.
 CaseOutcome Scheduler::outcome_for(const PluginRecord& plugin, const Selected& s) const {
@@ -70,6 +119,9 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
     CaseOutcome out = outcome_for(plugin, s);
     const double t_case = now_seconds();
     const std::vector<double> steal_before = steal_now();
+    CoRunnerMonitor* mon = monitor();
+    if (mon != nullptr) mon->foreign_cpus_now();
+    const double foreign_before = mon != nullptr ? mon->last().foreign : 0;
     std::vector<uint32_t> instances;
     auto prepare = [&](const CaseInfo& c, InstanceInfo& info) {
         const double t_prep = now_seconds();
@@ -104,6 +156,13 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
     for (auto id : instances) client.release(id);
     out.wall_seconds = now_seconds() - t_case;
     out.steal_seconds = steal_delta(steal_before, steal_now());
+    if (mon != nullptr) {
+        out.corunner_checked = true;
+        mon->foreign_cpus_now();
+        out.foreign_seconds = std::max(0.0, mon->last().foreign - foreign_before);
+        if (out.wall_seconds > 0)
+            out.foreign_cpus = out.foreign_seconds / out.wall_seconds;
+    }
     return out;
 }
 
@@ -135,7 +194,9 @@ void Scheduler::defer(const PluginRecord& plugin, const Selected& s) {
 }
 
 void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases) {
-    PluginClient client(plugin.path, o_.worker);
+    std::vector<std::pair<const Selected*, std::size_t>> measured;  // case, its outcome
+    std::optional<PluginClient> client;
+    client.emplace(plugin.path, o_.worker);
     if (guard_ != nullptr) guard_->new_allowance();
     for (const auto& s : cases) {
         if (cancel_.load()) {
@@ -143,21 +204,115 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
             break;
         }
         if (guard_ != nullptr && o_.placement.retry_seconds > 0 && guard_->allowance_spent() &&
-            !guard_->in_reference()) {
+            !(guard_->in_reference() && guard_->quiet())) {
             defer(plugin, s);
             continue;
         }
         if (progress_ != nullptr) progress_->case_started(plugin.id, s.primary->name, done_, total_);
-        CaseOutcome out = measure_one(client, plugin, s);
+        CaseOutcome out = measure_one(*client, plugin, s);
         ++done_;
         if (progress_ != nullptr) progress_->case_finished(out, done_, total_);
         if (const double d = off_fraction(out); d > 0) {
             later_.push_back({result_.outcomes.size(), &plugin, s, false, d});
             if (steal_fraction(out, o_.placement.steal_max_share) > 0) ++result_.placement.steal_cases;
+            if (disturbed_fraction(out, o_.corunner.max_foreign_cpus) > 0) ++result_.placement.disturbed_cases;
         } else if (guard_ != nullptr && out.status == "ok") {
             measured_in_.push_back({result_.outcomes.size(), &plugin, s, false, 0, guard_->reference_ns()});
         }
+        if (out.status == "ok" && off_fraction(out) == 0) measured.emplace_back(&s, result_.outcomes.size());
         result_.outcomes.push_back(std::move(out));
+    }
+    // Further replicas: each a fresh worker (a new process: new addresses, new buffers, new threads)
+    // and a pass of its own over the cases, so replicas of a case are also apart in time.
+    for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
+        client.reset();
+        client.emplace(plugin.path, o_.worker);
+        for (const auto& [s, index] : measured) {
+            if (cancel_.load()) break;
+            CaseOutcome again = measure_one(*client, plugin, *s);
+            if (again.status == "ok" && off_fraction(again) == 0) add_replica(result_.outcomes[index], std::move(again));
+        }
+    }
+}
+
+// Pools a further replica into a case's outcome: samples appended (the figure is the pooled median),
+// the replica's own value and error kept for replica_intervals().
+void Scheduler::add_replica(CaseOutcome& out, CaseOutcome&& again) const {
+    if (out.replica_log.empty()) {
+        const auto [v, se] = replica_value(out);
+        if (se < 0) return;
+        out.replica_log.push_back(v);
+        out.replica_se.push_back(se);
+    }
+    const auto [v, se] = replica_value(again);
+    if (se < 0) return;
+    out.replica_log.push_back(v);
+    out.replica_se.push_back(se);
+    auto pool = [](Measurement& m, const Measurement& x) {
+        m.samples.insert(m.samples.end(), x.samples.begin(), x.samples.end());
+        m.stats = compute_stats(m.samples);
+        m.discarded_samples += x.discarded_samples;
+        m.displaced_samples += x.displaced_samples;
+        m.disturbed_discarded += x.disturbed_discarded;
+        m.disturbed_samples += x.disturbed_samples;
+        m.placement_wait_seconds += x.placement_wait_seconds;
+        m.elapsed_seconds += x.elapsed_seconds;
+        m.warmup_seconds += x.warmup_seconds;
+    };
+    if (out.pair && again.pair) {
+        pool(out.pair->a, again.pair->a);
+        pool(out.pair->b, again.pair->b);
+        if (out.pair->a.stats.median > 0) out.pair->speedup = out.pair->b.stats.median / out.pair->a.stats.median;
+    } else if (out.measurement && again.measurement) {
+        pool(*out.measurement, *again.measurement);
+    }
+    out.wall_seconds += again.wall_seconds;
+    out.prepare_seconds += again.prepare_seconds;
+    out.steal_seconds = std::max(out.steal_seconds, again.steal_seconds);
+    out.foreign_seconds += again.foreign_seconds;
+}
+
+// The interval of a case measured in R replicas: its figure x exp(+-t se), with se^2 the moderated
+// between-replica variance of ln(figure) over R (Smyth's moderated t: the case's own variance, R - 1
+// degrees of freedom, shrunk towards the plugin's typical one with d0 = 4 prior degrees of freedom),
+// and never below the replicas' own sampling error. Pairs and single cases are pooled apart.
+void Scheduler::replica_intervals() {
+    constexpr double d0 = 4;
+    std::map<std::pair<std::string, bool>, std::vector<CaseOutcome*>> groups;
+    for (auto& out : result_.outcomes)
+        if (out.status == "ok" && out.replica_log.size() >= 2) groups[{out.plugin_id, out.pair.has_value()}].push_back(&out);
+    for (auto& [key, outs] : groups) {
+        std::vector<double> var;  // each case's sample variance over its replicas, divided by the median of chi2_df/df
+        for (const CaseOutcome* out : outs) {
+            const auto& y = out->replica_log;
+            const double n = static_cast<double>(y.size()), df = n - 1;
+            double mean = 0, ss = 0;
+            for (double v : y) mean += v / n;
+            for (double v : y) ss += (v - mean) * (v - mean);
+            const double chi2_median = std::pow(1 - 2 / (9 * df), 3);  // Wilson-Hilferty: median of chi2_df / df
+            var.push_back(ss / df / chi2_median);
+        }
+        std::vector<double> sorted = var;
+        std::sort(sorted.begin(), sorted.end());
+        const double prior = sorted[sorted.size() / 2];
+        const bool pooled = outs.size() >= 3;  // fewer cases cannot say what is typical
+        for (std::size_t i = 0; i < outs.size(); ++i) {
+            CaseOutcome& out = *outs[i];
+            const auto& y = out.replica_log;
+            const double n = static_cast<double>(y.size()), df = n - 1;
+            double mean = 0, ss = 0, within = 0;
+            for (double v : y) mean += v / n;
+            for (double v : y) ss += (v - mean) * (v - mean);
+            for (double se : out.replica_se) within += se * se / n;
+            const double own = ss / df;
+            const double d = pooled ? d0 : 0;
+            const double moderated = (d * prior + df * own) / (d + df);
+            const double se = std::max(std::sqrt(moderated / n), std::sqrt(within / n));
+            const double half = t975(d + df) * se;
+            out.interval_factor_low = std::exp(-half);
+            out.interval_factor_high = std::exp(half);
+            out.replica_prior_se = pooled ? std::sqrt(prior) : 0;
+        }
     }
 }
 
@@ -203,6 +358,20 @@ void Scheduler::retry_one(const Later& lt, PluginClient& client) {
 // reference placement while placement.retry_seconds last), then cases that kept displaced samples,
 // most displaced first, are measured again when the placement is the reference one (waited for while
 // the seconds last, probed once after).
+// Outcomes still disturbed after the pass are flagged (their records say `disturbed`).
+void Scheduler::flag_disturbed() {
+    if (monitor() == nullptr) return;
+    for (auto& out : result_.outcomes) {
+        if (out.status != "ok") continue;
+        // Samples discarded for a co-runner leave a clean record; kept ones or a busy case do not.
+        std::size_t kept = 0;
+        for (const Measurement* m : {out.measurement ? &*out.measurement : nullptr, out.pair ? &out.pair->a : nullptr})
+            if (m != nullptr) kept += m->disturbed_samples;
+        out.disturbed = kept > 0 || out.foreign_cpus > o_.corunner.max_foreign_cpus;
+        if (out.disturbed) ++result_.placement.flagged_cases;
+    }
+}
+
 void Scheduler::retry_pass() {
     if (guard_ == nullptr || later_.empty() || !(o_.placement.retry_seconds > 0) || cancel_.load()) return;
     std::stable_sort(later_.begin(), later_.end(), [](const Later& x, const Later& y) {

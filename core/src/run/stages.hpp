@@ -34,6 +34,10 @@ public:
     void list_stale();
     // The end-of-run pass (see schedule.cpp).
     void retry_pass();
+    // After the pass: outcomes still disturbed by a co-runner get CaseOutcome::disturbed.
+    void flag_disturbed();
+    // After the run: intervals of cases measured in several replicas (moderated between-replica spread).
+    void replica_intervals();
 
 private:
     // A case for the end-of-run pass, or a clean case with the reference it was measured in.
@@ -48,10 +52,12 @@ private:
     CaseOutcome outcome_for(const PluginRecord& plugin, const Selected& s) const;
     CaseOutcome measure_one(PluginClient& client, const PluginRecord& plugin, const Selected& s);
     void measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases);
+    void add_replica(CaseOutcome& out, CaseOutcome&& again) const;
     void defer(const PluginRecord& plugin, const Selected& s);
     void retry_one(const Later& lt, PluginClient& client);
     double off_fraction(const CaseOutcome& out) const;
     std::vector<double> steal_now() const;
+    CoRunnerMonitor* monitor() const;
 
     const RunOptions& o_;
     const std::atomic<bool>& cancel_;

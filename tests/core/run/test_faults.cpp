@@ -43,6 +43,7 @@ RunOptions fixture_options(const fs::path& dir) {
     o.placement.settle_min_seconds = 0.3;  // counts as 0.3 s of the run in the settle's placement
     o.placement.settle_max_seconds = 0.3;
     o.steal_probe = [] { return std::vector<double>{}; };  // no steal clock: counts stay exact
+    o.corunner_check = false;  // nor co-runners (the parallel tests): test_corunner.cpp has its own
     return o;
 }
 

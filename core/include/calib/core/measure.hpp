@@ -12,6 +12,8 @@
 
 namespace calib::core {
 
+class CoRunnerMonitor;  // corunner.hpp
+
 // Summary of per-execution times (seconds). Quantiles by linear interpolation between order statistics
 // (type 7, as numpy's default).
 struct SampleStats {
@@ -121,11 +123,19 @@ public:
     bool allowance_spent() const { return used_allowance_ >= cfg_.max_wait_per_plugin; }
     // One probe: true in the reference placement (or when the probe knows nothing).
     bool in_reference();
+    // With a co-runner monitor (set_monitor): false while other processes hold more than its share of
+    // calib's CPUs over its window. The policy discards a sample after which this is false and waits,
+    // within the same allowances as for the placement. Without a monitor: always true.
+    void set_monitor(CoRunnerMonitor* monitor) { monitor_ = monitor; }
+    CoRunnerMonitor* monitor() const { return monitor_; }
+    bool quiet();
+    std::size_t disturbed_readings() const { return disturbed_; }
     // Whether this case (which has used `case_used` seconds of allowance) may still wait or discard.
     bool may_wait(double case_used) const;
     // Charges discarded-sample time to the allowances.
     void charge(double seconds, double& case_used);
-    // Polls until the reference placement returns or the allowance is spent; true if it returned.
+    // Polls until the reference placement returns (and the CPUs are quiet) or the allowance is spent;
+    // true if it returned.
     bool wait_for_reference(double& case_used);
     // Polls until the reference placement returns or `seconds` have passed, outside any allowance
     // (the retry pass); true if it returned. The time counts in used_seconds().
@@ -141,6 +151,8 @@ public:
 
 private:
     ProbeFn probe_;
+    CoRunnerMonitor* monitor_ = nullptr;
+    std::size_t disturbed_ = 0;
     PlacementConfig cfg_;
     ClockFn clock_;
     SleepFn sleep_;
@@ -173,6 +185,10 @@ struct Measurement {
     std::size_t discarded_samples = 0;
     double placement_wait_seconds = 0;
     std::size_t displaced_samples = 0;
+    // With a co-runner monitor: of discarded_samples, those discarded because other processes held
+    // calib's CPUs; and samples kept although a co-runner was there (the allowance was spent).
+    std::size_t disturbed_discarded = 0;
+    std::size_t disturbed_samples = 0;
 };
 
 // Two variants timed alternately (A B A B ...) so drift hits both. speedup = median(b) / median(a)

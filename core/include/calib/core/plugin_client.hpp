@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "calib/core/plugin_types.hpp"
 
 namespace calib::core {
@@ -123,6 +125,8 @@ CheckTally check_plugin(const std::filesystem::path& library, const CheckOptions
 
 // SIGKILL every live worker of this process. Async-signal-safe: for a second interrupt.
 void kill_all_workers() noexcept;
+// The pids of the workers alive now (their CPU time is calib's own to the co-runner monitor).
+std::vector<pid_t> live_worker_pids();
 
 // Entry for `calib-host --worker <in-fd> <out-fd>`: serve requests until EOF. Returns the exit code.
 int worker_main(int in_fd, int out_fd);

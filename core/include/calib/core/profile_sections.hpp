@@ -31,12 +31,21 @@ struct PlacementFacts {
     int64_t discarded_samples = 0, displaced_samples = 0;
     double placement_wait_seconds = 0;
     std::optional<std::string> placement_retry;  // "deferred", "replaced", "original_kept"
+    // Co-runners (written when the monitor ran): samples discarded for one, samples kept beside one,
+    // foreign CPU seconds and share of the CPUs over the case, and whether the record is disturbed.
+    std::optional<int64_t> disturbed_discarded, disturbed_samples;
+    std::optional<double> foreign_cpu_seconds, foreign_cpus;
+    std::optional<bool> disturbed;
 };
 // The statistics of one measured case.
 struct SampleFacts {
     double case_seconds = 0, prepare_seconds = 0, steal_seconds = 0;
     double median_latency_ms = 0, p10_latency_ms = 0, p90_latency_ms = 0;
     double cv = 0, robust_cv = 0, noise = 0;
+    // The 95% interval of the record's figure (GFLOPS for compute, GB/s for memory records); with
+    // replicas, over them (docs/measurement.md, "Replicas"), and how many there were.
+    std::optional<double> ci_low, ci_high;
+    std::optional<int64_t> replicas;
     int64_t samples = 0, iterations_per_sample = 0;
     std::string stopping_reason;
     PlacementFacts placement;  // flattened
@@ -76,6 +85,7 @@ struct OperationExtras {
 struct FusionExtras {
     std::string precision = "fp32", device, plugin, status = "ok";
     std::optional<double> speedup_ci_low, speedup_ci_high;
+    std::optional<int64_t> replicas;
     std::string tier;
     bool verified = false;
     double max_abs_error = 0, tolerance = 0;
@@ -170,6 +180,11 @@ struct PlacementSection {
     double steal_max_share = 0;
     int64_t steal_cases = 0, retried_cases = 0, replaced_cases = 0;
     double retry_seconds = 0;
+    // The co-runner monitor: how it read ("off", "unavailable: ...", the method), its threshold and
+    // window, cases it sent to the end-of-run pass, and cases still flagged disturbed at the end.
+    std::string corunner = "off";
+    double corunner_max_cpus = 0, corunner_window_seconds = 0;
+    int64_t disturbed_cases = 0, flagged_cases = 0;
 };
 struct PolicySection {
     std::string name;

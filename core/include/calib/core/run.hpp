@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "calib/core/corunner.hpp"
 #include "calib/core/host_info.hpp"
 #include "calib/core/measure.hpp"
 #include "calib/core/plugin_client.hpp"
@@ -34,6 +35,16 @@ struct RunOptions {
     PlacementConfig placement;
     // Replaces the real placement probe (one-way ns per call; <= 0: unknown). For tests.
     std::function<double()> placement_probe;
+    // Discard samples timed while other processes held calib's CPUs, measure such cases again at the
+    // end of the run, and flag those never measured clean (corunner.hpp, docs/measurement.md).
+    // Each case measured this many times, each time in a fresh worker (new process, new buffers) and
+    // in its own pass over the plugin's cases, with 1/replicas of the budget each; the record's
+    // interval then covers the spread between replicas (docs/measurement.md, "Replicas").
+    std::size_t replicas = 1;
+    bool corunner_check = true;
+    CoRunnerConfig corunner;
+    // Replaces the /proc/stat reading of the co-runner monitor (corunner.hpp). For tests.
+    std::function<CpuTimes()> cpu_times_probe;
     // Replaces the steal clock (cumulative seconds per CPU, placement.hpp). For tests.
     std::function<std::vector<double>()> steal_probe;
     double prepare_timeout_seconds = 120;     // allocation + initialisation + verification
@@ -65,8 +76,22 @@ struct CaseOutcome {
     double wall_seconds = 0;
     double prepare_seconds = 0;           // of wall_seconds: in prepare (both variants for a pair)
     double steal_seconds = 0;             // most time the hypervisor stole from one of our CPUs meanwhile
+    // Co-runners (with the monitor on): CPU seconds other processes took on calib's CPUs during the
+    // case and that as a share of the CPUs' time; `disturbed` when a co-runner was there for samples
+    // it kept or for more than the monitor's share of the case (set after the end-of-run pass).
+    // Replicas (RunOptions::replicas > 1): per replica, ln of its figure's latency (pairs: of its
+    // speedup) and the standard error of that on the log scale from its own interval; after the run,
+    // the record's 95% interval as factors of its figure (0 when it has one replica).
+    std::vector<double> replica_log, replica_se;
+    double interval_factor_low = 0, interval_factor_high = 0;
+    double replica_prior_se = 0;  // the plugin's pooled between-replica standard deviation (log scale)
+    bool corunner_checked = false;
+    double foreign_seconds = 0;
+    double foreign_cpus = 0;
+    bool disturbed = false;
     // Set by the end-of-run pass: "deferred" (measured only there), "replaced" (measured again there,
-    // this is the retry) or "original_kept" (the retry was not better); empty otherwise.
+    // this is the retry) or "original_kept" (the retry was not better); empty otherwise. Cases go there
+    // when displaced, robbed by steal or disturbed by a co-runner.
     std::string placement_retry;
 };
 
@@ -96,6 +121,11 @@ struct RunResult {
         // lost more than placement.steal_max_share of their wall time to steal: listed for the pass
         std::size_t steal_cases = 0;
         std::size_t retried_cases = 0, replaced_cases = 0;  // measured again there; replaced
+        // Co-runner monitor: how it reads ("off", "unavailable: ...", or the method), cases it sent to
+        // the pass, and cases still disturbed at the end (flagged in their records).
+        std::string corunner = "off";
+        double corunner_max_cpus = 0, corunner_window_seconds = 0;
+        std::size_t disturbed_cases = 0, flagged_cases = 0;
         double retry_seconds = 0;                           // the pass's wall time
     } placement;
 };

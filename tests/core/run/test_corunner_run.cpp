@@ -1,0 +1,154 @@
+// Co-runners in a whole run: cases timed beside one are measured again at the end of the run; those
+// that never got a clean measurement are flagged `disturbed` in their records.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "calib/core/run.hpp"
+
+using namespace calib::core;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Folder {
+    fs::path dir;
+    Folder() {
+        std::string t = (fs::temp_directory_path() / "calib-corunner-XXXXXX").string();
+        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
+        dir = t;
+        fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so");
+    }
+    ~Folder() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+};
+
+RunOptions options(const fs::path& dir) {
+    RunOptions o;
+    o.discovery.plugin_dirs = {dir};
+    o.discovery.use_env = false;
+    o.discovery.use_default_dir = false;
+    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
+    o.policy.time_budget_seconds = 0.05;
+    o.policy.warmup_seconds = 0.001;
+    o.policy.min_sample_seconds = 0.0005;
+    o.run_timeout_seconds = 2;
+    o.placement_guard = false;  // co-runners only
+    o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = 0.02;
+    o.placement.poll_seconds = 0.005;
+    o.steal_probe = [] { return std::vector<double>{}; };
+    o.corunner.window_seconds = 0.05;
+    o.corunner.min_interval_seconds = 0;
+    return o;
+}
+
+// calib's own CPU time (this process and its workers) plus an injected co-runner's while it is on:
+// what /proc/stat would show with nothing else on the machine.
+struct InjectedCoRunner {
+    std::atomic<bool> on{false};
+    std::mutex m;
+    double extra = 0, last = -1;
+    CpuTimes operator()() {
+        std::lock_guard<std::mutex> lock(m);
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        if (last >= 0 && on.load()) extra += t - last;  // one whole CPU
+        last = t;
+        double own = process_cpu_seconds(0);
+        for (pid_t p : live_worker_pids())
+            if (const double s = process_cpu_seconds(p); s >= 0) own += s;
+        return {own + extra, 0, 2, true};
+    }
+};
+
+struct Sink : ProgressSink {
+    std::function<void()> on_retry;
+    std::size_t passes = 0;
+    void retry_started(std::size_t) override {
+        ++passes;
+        if (on_retry) on_retry();
+    }
+};
+
+bool disturbed_record(const boost::json::object& extra) {
+    const auto* d = extra.if_contains("disturbed");
+    return d != nullptr && d->is_bool() && d->as_bool();
+}
+
+}  // namespace
+
+TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[run][corunner]") {
+    Folder f;
+    RunOptions o = options(f.dir);
+    auto injected = std::make_shared<InjectedCoRunner>();
+    o.cpu_times_probe = [injected] { return (*injected)(); };
+    o.placement.retry_seconds = 2;
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 1);
+    std::atomic<bool> cancel{false};
+    Sink sink;
+    sink.on_retry = [&] { injected->on = false; };
+    injected->on = true;  // busy for the whole main pass
+    RunResult r = run_calibration(o, plugins, cancel, &sink);
+    CHECK(r.placement.corunner.find("/proc/stat") != std::string::npos);
+    CHECK(sink.passes == 1);
+    std::size_t ok = 0;
+    for (const auto& c : r.outcomes) {
+        if (c.status != "ok") continue;
+        ++ok;
+        CHECK(c.corunner_checked);
+        CHECK_FALSE(c.disturbed);  // measured again, clean
+        CHECK((c.placement_retry == "replaced" || c.placement_retry == "deferred"));
+    }
+    REQUIRE(ok > 0);
+    CHECK(r.placement.disturbed_cases + r.placement.deferred_cases >= ok);
+    CHECK(r.placement.flagged_cases == 0);
+    Profile p = build_profile(r, o);
+    for (const auto& [key, rec] : p.operation_profiles) CHECK_FALSE(disturbed_record(rec.extra_params));
+}
+
+TEST_CASE("a real co-runner that never stops: every record is flagged disturbed", "[run][corunner]") {
+    Folder f;
+    RunOptions o = options(f.dir);
+    o.placement.retry_seconds = 0.2;
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 1);
+    // Two spinning processes: at least one shares a CPU with the worker on a 2-CPU machine, and each
+    // is a whole foreign CPU wherever it runs.
+    std::vector<pid_t> spinners;
+    for (int i = 0; i < 2; ++i) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            volatile unsigned long x = 0;
+            for (;;) x = x + 1;
+        }
+        spinners.push_back(pid);
+    }
+    std::atomic<bool> cancel{false};
+    RunResult r = run_calibration(o, plugins, cancel);
+    for (pid_t pid : spinners) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
+    std::size_t ok = 0;
+    for (const auto& c : r.outcomes) {
+        if (c.status != "ok") continue;
+        ++ok;
+        INFO(c.info.name << ": " << c.foreign_cpus << " foreign CPUs");
+        CHECK(c.disturbed);
+        CHECK(c.foreign_cpus > o.corunner.max_foreign_cpus);
+    }
+    REQUIRE(ok > 0);
+    CHECK(r.placement.flagged_cases == ok);
+    Profile p = build_profile(r, o);
+    std::size_t flagged = 0;
+    for (const auto& [key, rec] : p.operation_profiles) flagged += disturbed_record(rec.extra_params) ? 1 : 0;
+    CHECK(flagged == p.operation_profiles.size());
+}
