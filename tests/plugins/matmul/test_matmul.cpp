@@ -205,3 +205,20 @@ TEST_CASE("fill_random writes plain memories in place with the reorder's values"
         CHECK(onednn::to_f32(plain, {1, 1}, {36, 52}) == std::vector<float>{p.back()});
     }
 }
+
+TEST_CASE("a prepared large case checks its sampled entries", "[matmul]") {
+    MatmulPlugin plugin;
+    const auto cases = plugin.cases();
+    for (const char* name : {"matmul_fp32_1x4096x4096", "matmul_int8_32x4096x4096", "matmul_bf16_512"}) {
+        INFO(name);
+        std::unique_ptr<sdk::Instance> inst;
+        try {
+            inst = plugin.prepare(find_case(cases, name));
+        } catch (const sdk::Error& e) {
+            if (e.status == CALIB_UNSUPPORTED) continue;  // no such kernel on this CPU
+            throw;
+        }
+        CHECK(inst->verified);
+        CHECK(inst->max_abs_error <= inst->tolerance);
+    }
+}
