@@ -68,11 +68,10 @@ CacheSizes read_cache_sizes(const std::string& root) {
 
 std::vector<std::size_t> sweep_sizes(const CacheSizes& caches) {
     std::vector<std::size_t> out;
-    // Octaves through the cache levels up to 2x the LLC, then one DRAM point where every array of a
-    // 3-array kernel is at least 4x the LLC (STREAM's rule).
+    // Octaves through the cache levels up to 2x the LLC, then the DRAM point: the next octave (the
+    // header says why not STREAM's 4x-LLC-per-array rule).
     std::size_t s = k_min_working_set;
     for (; s <= 2 * caches.llc; s *= 2) out.push_back(s);
-    while (s < 12 * caches.llc) s *= 2;
     out.push_back(s);
     return out;
 }

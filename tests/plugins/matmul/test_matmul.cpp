@@ -178,3 +178,47 @@ TEST_CASE("a prepared fp32 case is verified, names its kernel and runs", "[matmu
     CHECK(inst->run(3) > 0);
     CHECK_FALSE(plugin.device_name().empty());
 }
+
+TEST_CASE("fill_random writes plain memories in place with the reorder's values", "[matmul]") {
+    using dt = dnnl::memory::data_type;
+    // A plain (ab) memory takes the in-place path, a transposed (ba) one the f32 buffer and reorder:
+    // read back in plain order, both hold the same values.
+    for (dt type : {dt::f32, dt::bf16, dt::s8, dt::u8, dt::s32}) {
+        INFO(static_cast<int>(type));
+        const bool integer = type == dt::s8 || type == dt::u8 || type == dt::s32;
+        const float lo = type == dt::u8 ? 1.0f : integer ? -8.0f : -1.0f, hi = integer ? 8.0f : 1.0f;
+        dnnl::memory plain({{37, 53}, type, tag::ab}, onednn::engine());
+        dnnl::memory other({{37, 53}, type, tag::ba}, onednn::engine());
+        onednn::fill_random(plain, 7, lo, hi);
+        onednn::fill_random(other, 7, lo, hi);
+        const auto p = onednn::to_f32(plain), o = onednn::to_f32(other);
+        CHECK(p == o);
+        CHECK(onednn::max_abs(plain) == onednn::max_abs(p));
+        CHECK(onednn::max_abs(other) == onednn::max_abs(o));
+        CHECK(onednn::max_abs(p) > 0);
+        // A row, a column and one entry read back as regions.
+        CHECK(onednn::to_f32(plain, {1, 53}, {5, 0}) == std::vector<float>(p.begin() + 5 * 53, p.begin() + 6 * 53));
+        std::vector<float> col;
+        for (int r = 0; r < 37; ++r) col.push_back(p[static_cast<std::size_t>(r * 53 + 11)]);
+        CHECK(onednn::to_f32(plain, {37, 1}, {0, 11}) == col);
+        CHECK(onednn::to_f32(other, {37, 1}, {0, 11}) == col);
+        CHECK(onednn::to_f32(plain, {1, 1}, {36, 52}) == std::vector<float>{p.back()});
+    }
+}
+
+TEST_CASE("a prepared large case checks its sampled entries", "[matmul]") {
+    MatmulPlugin plugin;
+    const auto cases = plugin.cases();
+    for (const char* name : {"matmul_fp32_1x4096x4096", "matmul_int8_32x4096x4096", "matmul_bf16_512"}) {
+        INFO(name);
+        std::unique_ptr<sdk::Instance> inst;
+        try {
+            inst = plugin.prepare(find_case(cases, name));
+        } catch (const sdk::Error& e) {
+            if (e.status == CALIB_UNSUPPORTED) continue;  // no such kernel on this CPU
+            throw;
+        }
+        CHECK(inst->verified);
+        CHECK(inst->max_abs_error <= inst->tolerance);
+    }
+}

@@ -50,23 +50,30 @@ TEST_CASE("cache sizes come from sysfs, instruction caches ignored", "[memory]")
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the working-set sweep starts in L1 and reaches 4x the LLC geometrically", "[memory]") {
-    for (std::size_t llc : {std::size_t(32) << 20, std::size_t(105) << 20, read_cache_sizes().llc}) {
+TEST_CASE("the working-set sweep starts in L1 and ends one octave past 2x the LLC", "[memory]") {
+    for (std::size_t llc : {std::size_t(32) << 20, std::size_t(105) << 20, std::size_t(480) << 20,
+                            read_cache_sizes().llc}) {
         INFO("llc " << llc);
         CacheSizes c;
         c.llc = llc;
         const auto sizes = sweep_sizes(c);
         REQUIRE(sizes.size() >= 2);
         CHECK(sizes.front() == (8u << 10));
-        // The DRAM point: every array of a 3-array kernel is at least 4x the LLC (STREAM's rule).
-        CHECK(sizes.back() >= 12 * llc);
-        CHECK(sizes.back() < 24 * llc);  // the first power of two past that
+        // Every point an octave above the one below it, the DRAM point included.
+        for (std::size_t i = 1; i < sizes.size(); ++i) CHECK(sizes[i] == 2 * sizes[i - 1]);
         CHECK(sizes[sizes.size() - 2] <= 2 * llc);
         CHECK(sizes[sizes.size() - 2] > llc);  // the cache octaves reach past the LLC
-        for (std::size_t i = 1; i + 1 < sizes.size(); ++i) CHECK(sizes[i] == 2 * sizes[i - 1]);
+        // The DRAM point: the next octave, past 2x the LLC and at most 4x (not STREAM's 12x).
+        CHECK(sizes.back() > 2 * llc);
+        CHECK(sizes.back() <= 4 * llc);
         CHECK(sizes.size() <= 20);
     }
-    // And the real case list does too, for every kernel.
+    // A 480 MiB LLC (a 2-vCPU VM's sysfs): octaves 8 KiB .. 512 MiB, then 1 GiB, not 8 GiB.
+    CacheSizes vm;
+    vm.llc = std::size_t(480) << 20;
+    CHECK(sweep_sizes(vm).back() == std::size_t(1) << 30);
+    CHECK(sweep_sizes(vm)[sweep_sizes(vm).size() - 2] == std::size_t(512) << 20);
+    // And the real case list ends there too, for every kernel.
     const CacheSizes real = read_cache_sizes();
     std::map<std::string, double> largest;
     for (const auto& c : case_list(real))
@@ -75,7 +82,8 @@ TEST_CASE("the working-set sweep starts in L1 and reaches 4x the LLC geometrical
     CHECK(largest.size() == 4);
     for (const auto& [op, bytes] : largest) {
         INFO(op);
-        CHECK(bytes >= 0.99 * 12.0 * static_cast<double>(real.llc));  // whole-line rounding only
+        CHECK(bytes > 0.99 * 2.0 * static_cast<double>(real.llc));  // whole-line rounding only
+        CHECK(bytes <= 4.0 * static_cast<double>(real.llc));
     }
 }
 

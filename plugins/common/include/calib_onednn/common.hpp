@@ -21,15 +21,21 @@ dnnl::memory::data_type data_type(const std::string& precision);
 std::string cpu_model_name();
 
 // Fill with uniform random values in [lo, hi] (rounded to integers for integer types), deterministic
-// for a seed. Works for any layout and data type: values are generated in f32 and reordered.
+// for a seed. Works for any layout and data type: values are generated in f32 and converted as a
+// reorder would (plain dense f32, bf16 and integer memories are written in place, others reordered).
 void fill_random(dnnl::memory& mem, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 // Fill with given f32 values (plain layout of the memory's dims), converted to the memory's type.
 void fill_from(dnnl::memory& mem, const std::vector<float>& values);
 // Read any memory back as f32 in the plain (row-major) layout of its dims.
 std::vector<float> to_f32(const dnnl::memory& mem);
+// Read the region `dims` at `offsets` of a memory back as f32 in plain order (a row, a column, one
+// entry): for checks that sample a few entries of a large operand without converting all of it.
+std::vector<float> to_f32(const dnnl::memory& mem, const dnnl::memory::dims& dims, const dnnl::memory::dims& offsets);
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 // Largest |x|, to scale tolerances.
 double max_abs(const std::vector<float>& a);
+// The same as max_abs(to_f32(mem)), without the f32 copy for plain dense f32, bf16 and integer memories.
+double max_abs(const dnnl::memory& mem);
 
 // "oneDNN <major>.<minor>.<patch>" of the library actually loaded.
 std::string library_version();
