@@ -57,8 +57,8 @@ def figures(profile):
             fig = r.get("achieved_bandwidth_gbps") or 0
             cat = "memory"
         iv = interval(e, fig, True)
-        if fig > 0 and iv:
-            out[cat + ":" + key] = (cat, fig, iv[0], iv[1], bool(e.get("disturbed")), None)
+        if fig > 0 and iv:  # by case: a memory_copy record and its sweep point are one figure
+            out[cat + ":" + e.get("case", key)] = (cat, fig, iv[0], iv[1], bool(e.get("disturbed")), None)
     for r in profile.get("memory_sweep") or []:
         fig = r.get("gbps") or 0
         iv = interval(r, fig, True)
@@ -71,7 +71,7 @@ def figures(profile):
         s = r.get("speedup_factor") or 0
         lo, hi = e.get("speedup_ci_low") or 0, e.get("speedup_ci_high") or 0
         if s > 0 and lo > 0 and hi > 0:
-            k = "fusion:" + key + ":" + str(e.get("precision", ""))
+            k = "fusion:" + e.get("fused_case", key)  # a bare key repeats a shaped record
             out[k] = ("fusion", s, lo, hi, bool(e.get("disturbed")), tier(s))
     return out
 

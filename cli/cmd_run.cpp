@@ -173,7 +173,7 @@ po::options_description run_options(RunArgs& a) {
         "keep samples taken while the CPUs sat elsewhere (see docs/measurement.md)")(
         "replicas", po::value(&a.replicas),
         "measure each case N times, each in a fresh worker and pass, the budget shared; intervals then "
-        "cover the spread between them (default 1; see docs/measurement.md)")(
+        "cover the spread between them (default 2; 1: one worker's interval only; see docs/measurement.md)")(
         "no-corunner-check", po::bool_switch(&a.no_corunner),
         "keep samples timed while other processes used calib's CPUs (see docs/measurement.md)")(
         "placement-wait", po::value(&a.placement_wait),

@@ -16,7 +16,6 @@ namespace {
 
 constexpr uint64_t kMaxIterations = 1'000'000'000;  // a sample of 1e9 calls means the case is ~free
 constexpr std::size_t kMaxWarmupCalls = 10'000;     // guards against a clock that never advances
-constexpr std::size_t kBudgetFloorSamples = 3;      // fewest samples that give a meaningful interval
 constexpr int kBootstrapResamples = 1000;
 constexpr uint64_t kBootstrapSeed = 0x5eed'ca11'b000'0001ULL;
 
@@ -209,7 +208,7 @@ public:
         h.budget_extension = std::max(1.0, cfg_.pair_budget_extension);
         // A bootstrap over 3 pairs is far narrower than the run-to-run spread it should cover (a
         // 2048^3 Linear pair read 1.00 / 1.08 / 1.02 in three runs, each interval +-2-4%).
-        h.floor = std::min(cfg_.min_samples, std::max(cfg_.pair_min_samples, kBudgetFloorSamples));
+        h.floor = std::min(cfg_.min_samples, std::max(cfg_.pair_min_samples, cfg_.budget_floor_samples));
         h.too_wide = [&] {
             const std::size_t m = p.a.samples.size();
             if (last_wide != 0 && m - last_wide < cfg_.pair_ci_every) return wide;
@@ -232,7 +231,7 @@ public:
     }
 
 private:
-    std::size_t budget_floor() const { return std::min(cfg_.min_samples, kBudgetFloorSamples); }
+    std::size_t budget_floor() const { return std::min(cfg_.min_samples, std::max<std::size_t>(1, cfg_.budget_floor_samples)); }
 
     // Samples until a stopping rule holds. With a guard, a sample is kept only when the placement was
     // the reference one both before and after it; otherwise it is discarded and the loop waits for the

@@ -593,6 +593,7 @@ struct Schema<PolicySection> {
         field("min_samples", &T::min_samples), field("time_budget_seconds", &T::time_budget_seconds),
         field("fixed_samples", &T::fixed_samples), field("pair_max_halfwidth", &T::pair_max_halfwidth),
         field("pair_budget_extension", &T::pair_budget_extension), field("pair_min_samples", &T::pair_min_samples),
+        field("replicas", &T::replicas),
         field("openmp_wait_policy", &T::openmp_wait_policy), field("worker_environment", &T::worker_environment),
         field("placement", &T::placement));
 };

@@ -125,6 +125,7 @@ PolicySection policy_section(const RunResult& r, const RunOptions& o) {
     s.pair_max_halfwidth = c.pair_max_halfwidth;
     s.pair_budget_extension = c.pair_budget_extension;
     s.pair_min_samples = static_cast<int64_t>(c.pair_min_samples);
+    s.replicas = static_cast<int64_t>(o.replicas);
     // What the workers ran under (set by the worker unless the user's environment says otherwise).
     for (const auto& d : worker_env_defaults()) {
         const std::string v = worker_env_value(d);

@@ -45,7 +45,18 @@ double disturbed_fraction(const CaseOutcome& out, double max_share) {
 // The policy of one replica: the case's budget shared among the replicas.
 PolicyConfig replica_policy(const RunOptions& o) {
     PolicyConfig c = o.policy;
-    if (o.replicas > 1) c.time_budget_seconds /= static_cast<double>(o.replicas);
+    if (o.replicas > 1) {
+        c.time_budget_seconds /= static_cast<double>(o.replicas);
+        // The spread between replicas is what the interval is made of: no stretching one replica's
+        // budget to narrow its own bootstrap interval.
+        c.pair_budget_extension = 1;
+        // The floors are the case's, shared among its replicas (at least 2 samples each).
+        const auto share = [&](std::size_t n) {
+            return std::max<std::size_t>(2, (n + o.replicas - 1) / o.replicas);
+        };
+        c.budget_floor_samples = share(c.budget_floor_samples);
+        c.pair_min_samples = share(c.pair_min_samples);
+    }
     return c;
 }
 
@@ -180,6 +191,22 @@ void Scheduler::measure_all(const std::vector<PluginRecord>& plugins) {
         measure_plugin(*plugin, cases);
         result_.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
     }
+    // Further replicas: a pass of their own over every plugin, each plugin in a fresh worker (a new
+    // process: new addresses, buffers and threads), so the replicas of a case are a whole pass apart.
+    for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
+        for (auto& [plugin, cases] : work) {
+            if (cancel_.load()) break;
+            const double t_plugin = now_seconds();
+            PluginClient client(plugin->path, o_.worker);
+            for (const auto& [s, index] : replicable_)
+                if (result_.outcomes[index].plugin_id == plugin->id && !cancel_.load()) {
+                    CaseOutcome again = measure_one(client, *plugin, *s);
+                    if (again.status == "ok" && off_fraction(again) == 0)
+                        add_replica(result_.outcomes[index], std::move(again));
+                }
+            result_.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
+        }
+    }
 }
 
 // A case whose turn came while the CPUs were displaced and the plugin's allowance was spent: a
@@ -194,7 +221,6 @@ void Scheduler::defer(const PluginRecord& plugin, const Selected& s) {
 }
 
 void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases) {
-    std::vector<std::pair<const Selected*, std::size_t>> measured;  // case, its outcome
     std::optional<PluginClient> client;
     client.emplace(plugin.path, o_.worker);
     if (guard_ != nullptr) guard_->new_allowance();
@@ -219,19 +245,8 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
         } else if (guard_ != nullptr && out.status == "ok") {
             measured_in_.push_back({result_.outcomes.size(), &plugin, s, false, 0, guard_->reference_ns()});
         }
-        if (out.status == "ok" && off_fraction(out) == 0) measured.emplace_back(&s, result_.outcomes.size());
+        if (out.status == "ok" && off_fraction(out) == 0) replicable_.emplace_back(&s, result_.outcomes.size());
         result_.outcomes.push_back(std::move(out));
-    }
-    // Further replicas: each a fresh worker (a new process: new addresses, new buffers, new threads)
-    // and a pass of its own over the cases, so replicas of a case are also apart in time.
-    for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
-        client.reset();
-        client.emplace(plugin.path, o_.worker);
-        for (const auto& [s, index] : measured) {
-            if (cancel_.load()) break;
-            CaseOutcome again = measure_one(*client, plugin, *s);
-            if (again.status == "ok" && off_fraction(again) == 0) add_replica(result_.outcomes[index], std::move(again));
-        }
     }
 }
 

@@ -68,6 +68,8 @@ private:
     double run_timeout_;
     std::vector<Later> later_;        // for the end-of-run pass
     std::vector<Later> measured_in_;  // clean cases, with their reference
+    // Cases measured clean in the first pass, with their outcome: the further replicas measure these.
+    std::vector<std::pair<const Selected*, std::size_t>> replicable_;
     std::size_t done_ = 0, total_ = 0;
 };
 

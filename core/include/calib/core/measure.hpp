@@ -52,6 +52,9 @@ struct PolicyConfig {
     double pair_budget_extension = 4.0;
     // measure_pair: the fewest pairs before the budget may stop it (capped by min_samples).
     std::size_t pair_min_samples = 6;
+    // The fewest samples before the budget may stop a case (capped by min_samples): 3 give an
+    // interval; with replicas each replica takes its share (run.hpp), the case still gets this many.
+    std::size_t budget_floor_samples = 3;
 };
 
 // The presets calib-host offers, the one place their figures live (cli/ and bench/ take them from here):

@@ -194,6 +194,7 @@ struct PolicySection {
     int64_t fixed_samples = 0;
     double pair_max_halfwidth = 0, pair_budget_extension = 0;
     int64_t pair_min_samples = 0;
+    int64_t replicas = 1;  // passes over every case, each in fresh workers (measurement.md, replicas)
     std::string openmp_wait_policy;
     NamedList<std::string> worker_environment;
     PlacementSection placement;

@@ -40,7 +40,7 @@ struct RunOptions {
     // Each case measured this many times, each time in a fresh worker (new process, new buffers) and
     // in its own pass over the plugin's cases, with 1/replicas of the budget each; the record's
     // interval then covers the spread between replicas (docs/measurement.md, "Replicas").
-    std::size_t replicas = 1;
+    std::size_t replicas = 2;
     bool corunner_check = true;
     CoRunnerConfig corunner;
     // Replaces the /proc/stat reading of the co-runner monitor (corunner.hpp). For tests.
