@@ -430,6 +430,7 @@ struct Schema<SampleFacts> {
         field("p10_latency_ms", &T::p10_latency_ms), field("p90_latency_ms", &T::p90_latency_ms),
         field("cv", &T::cv), field("robust_cv", &T::robust_cv), field("noise", &T::noise),
         field("ci_low", &T::ci_low), field("ci_high", &T::ci_high), field("replicas", &T::replicas),
+        field("replica_figures", &T::replica_figures), field("replica_log_se", &T::replica_log_se),
         field("samples", &T::samples), field("iterations_per_sample", &T::iterations_per_sample),
         field("stopping_reason", &T::stopping_reason), field("", &T::placement, Layout::flatten));
 };
@@ -469,7 +470,8 @@ struct Schema<FusionExtras> {
     static constexpr auto fields = std::make_tuple(
         field("precision", &T::precision), field("device", &T::device), field("plugin", &T::plugin),
         field("status", &T::status), field("speedup_ci_low", &T::speedup_ci_low),
-        field("speedup_ci_high", &T::speedup_ci_high), field("replicas", &T::replicas), field("tier", &T::tier), field("verified", &T::verified),
+        field("speedup_ci_high", &T::speedup_ci_high), field("replicas", &T::replicas),
+        field("replica_figures", &T::replica_figures), field("replica_log_se", &T::replica_log_se), field("tier", &T::tier), field("verified", &T::verified),
         field("max_abs_error", &T::max_abs_error), field("tolerance", &T::tolerance),
         field("reference_fallback", &T::reference_fallback),
         field("fused_implementation", &T::fused_implementation),

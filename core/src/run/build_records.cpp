@@ -130,6 +130,9 @@ void add_fusion_extras(json::object& e, const CaseOutcome& c, double speedup) {
         x.speedup_ci_low = speedup * c.interval_factor_low;
         x.speedup_ci_high = speedup * c.interval_factor_high;
         x.replicas = static_cast<int64_t>(c.replica_log.size());
+        x.replica_figures.emplace();
+        for (double v : c.replica_log) x.replica_figures->push_back(std::exp(v));
+        x.replica_log_se = c.replica_se;
     }
     x.tier = to_string(fusion_tier(speedup));
     x.verified = c.instance.verified && c.unfused_instance.verified;

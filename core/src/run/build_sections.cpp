@@ -144,6 +144,9 @@ SampleFacts sample_facts(const CaseOutcome& c) {
         f.ci_low = figure * c.interval_factor_low;
         f.ci_high = figure * c.interval_factor_high;
         f.replicas = static_cast<int64_t>(c.replica_log.size());
+        f.replica_figures.emplace();
+        for (double v : c.replica_log) f.replica_figures->push_back(work / std::exp(v) / 1e9);
+        f.replica_log_se = c.replica_se;
     } else if (work > 0 && s.median_ci_low > 0 && s.median_ci_high > 0) {
         f.ci_low = work / s.median_ci_high / 1e9;
         f.ci_high = work / s.median_ci_low / 1e9;

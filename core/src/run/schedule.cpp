@@ -30,9 +30,13 @@ double steal_fraction(const CaseOutcome& out, double steal_max_share) {
 // How disturbed by co-runners an ok outcome was: the share of its kept samples timed beside one, or its
 // foreign share of the CPUs when above the monitor's threshold; any sample discarded for a co-runner
 // counts too (ticks let the samples just before the detection through). 0 when clean or not ok.
-double disturbed_fraction(const CaseOutcome& out, double max_share) {
+bool busy_case(const CaseOutcome& out, const CoRunnerConfig& c) {
+    return out.foreign_cpus > c.max_foreign_cpus && out.foreign_seconds >= c.min_case_foreign_seconds;
+}
+
+double disturbed_fraction(const CaseOutcome& out, const CoRunnerConfig& c) {
     if (out.status != "ok") return 0;
-    double f = out.foreign_cpus > max_share ? out.foreign_cpus : 0;
+    double f = busy_case(out, c) ? std::max(out.foreign_cpus, 1e-3) : 0;
     for (const Measurement* m : {out.measurement ? &*out.measurement : nullptr, out.pair ? &out.pair->a : nullptr}) {
         if (m == nullptr || m->samples.empty()) continue;
         const double n = static_cast<double>(m->samples.size());
@@ -109,7 +113,7 @@ std::vector<double> Scheduler::steal_now() const {
 // How far off a case was timed: the share of its samples kept displaced, or of its wall time stolen.
 double Scheduler::off_fraction(const CaseOutcome& out) const {
     return std::max({displaced_fraction(out), steal_fraction(out, o_.placement.steal_max_share),
-                     disturbed_fraction(out, o_.corunner.max_foreign_cpus)});
+                     disturbed_fraction(out, o_.corunner)});
 }
 
 CoRunnerMonitor* Scheduler::monitor() const { return guard_ != nullptr ? guard_->monitor() : nullptr; }
@@ -241,7 +245,7 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
         if (const double d = off_fraction(out); d > 0) {
             later_.push_back({result_.outcomes.size(), &plugin, s, false, d});
             if (steal_fraction(out, o_.placement.steal_max_share) > 0) ++result_.placement.steal_cases;
-            if (disturbed_fraction(out, o_.corunner.max_foreign_cpus) > 0) ++result_.placement.disturbed_cases;
+            if (disturbed_fraction(out, o_.corunner) > 0) ++result_.placement.disturbed_cases;
         } else if (guard_ != nullptr && out.status == "ok") {
             measured_in_.push_back({result_.outcomes.size(), &plugin, s, false, 0, guard_->reference_ns()});
         }
@@ -382,7 +386,7 @@ void Scheduler::flag_disturbed() {
         std::size_t kept = 0;
         for (const Measurement* m : {out.measurement ? &*out.measurement : nullptr, out.pair ? &out.pair->a : nullptr})
             if (m != nullptr) kept += m->disturbed_samples;
-        out.disturbed = kept > 0 || out.foreign_cpus > o_.corunner.max_foreign_cpus;
+        out.disturbed = kept > 0 || busy_case(out, o_.corunner);
         if (out.disturbed) ++result_.placement.flagged_cases;
     }
 }

@@ -1,6 +1,8 @@
 // build_profile(): outcomes -> HardwareCalibration, on synthetic run results.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "calib/core/run.hpp"
 
 using namespace calib::core;
@@ -297,4 +299,43 @@ TEST_CASE("builder: host CPU records are judged against the measured ceiling, th
             CHECK(rec.extra_params.at("peak_gflops").as_double() == 200);
             CHECK(!rec.extra_params.contains("formula_peak_gflops"));
         }
+}
+
+TEST_CASE("builder: DRAM starts where the triad sweep flattened when the reported LLC is too big", "[run][builder]") {
+    // A VM reporting its host's 480 MiB L3, whose bandwidth is DRAM's from 64 MB on: 4 x LLC would
+    // leave no DRAM point at all.
+    RunResult r = synthetic();
+    r.host.caches = {{1, "Data", 32 << 10, 1}, {2, "Unified", 1 << 20, 1}, {3, "Unified", 480u << 20, 2}};
+    r.outcomes.erase(std::remove_if(r.outcomes.begin(), r.outcomes.end(),
+                                    [](const CaseOutcome& o) { return o.info.operation_type.rfind("stream_", 0) == 0; }),
+                     r.outcomes.end());
+    for (double ws : {16e3, 400e3, 8e6, 64e6, 256e6, 1024e6}) {
+        const double gbps = ws < 32e3 ? 400 : ws < 1e6 ? 200 : ws < 20e6 ? 100 : ws < 100e6 ? 22 : 20;
+        for (const char* k : {"copy", "triad"}) {
+            CaseOutcome o;
+            o.plugin_id = "org.test";
+            o.device_name = "Test CPU";
+            o.info = sweep_case(k, ws);
+            o.measurement = measured(ws / (gbps * 1e9));
+            r.outcomes.push_back(std::move(o));
+        }
+    }
+    RunOptions o;
+    Profile p = build_profile(r, o);
+    const auto& mh = p.extensions.at("memory_hierarchy");
+    const auto& levels = mh.at("levels").as_array();
+    REQUIRE(levels.size() == 4);
+    CHECK(levels[3].at("name") == "DRAM");
+    CHECK(levels[3].at("copy_gbps").as_double() == Approx(22).epsilon(0.01));  // best of the flat points
+    CHECK(std::string(mh.at("convention").as_string()).find("flat") != std::string::npos);
+    CHECK(p.measured_bandwidth_gbps > 0);
+
+    SECTION("not flat at its end: no DRAM level rather than a cached one") {
+        for (auto& out : r.outcomes)
+            if (out.info.operation_type == "stream_triad" && out.info.bytes > 1e9)
+                out.measurement = measured(out.info.bytes / (60 * 1e9));  // still falling: 60 -> 20
+        Profile q = build_profile(r, o);
+        const auto& lv = q.extensions.at("memory_hierarchy").at("levels").as_array();
+        for (const auto& l : lv) CHECK(l.at("name") != "DRAM");
+    }
 }

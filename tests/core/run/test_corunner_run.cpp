@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <mutex>
@@ -45,6 +46,7 @@ RunOptions options(const fs::path& dir) {
     o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = 0.02;
     o.placement.poll_seconds = 0.005;
     o.steal_probe = [] { return std::vector<double>{}; };
+    o.replicas = 1;
     o.corunner.window_seconds = 0.05;
     o.corunner.min_interval_seconds = 0;
     return o;
@@ -151,4 +153,51 @@ TEST_CASE("a real co-runner that never stops: every record is flagged disturbed"
     std::size_t flagged = 0;
     for (const auto& [key, rec] : p.operation_profiles) flagged += disturbed_record(rec.extra_params) ? 1 : 0;
     CHECK(flagged == p.operation_profiles.size());
+}
+
+TEST_CASE("replicas: every clean case is measured in a second worker and its interval covers both", "[run][replicas]") {
+    Folder f;
+    RunOptions o = options(f.dir);
+    o.corunner_check = false;
+    o.placement.retry_seconds = 0;
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 1);
+    std::atomic<bool> cancel{false};
+
+    SECTION("two replicas") {
+        o.replicas = 2;
+        RunResult r = run_calibration(o, plugins, cancel);
+        std::size_t ok = 0;
+        for (const auto& c : r.outcomes) {
+            if (c.status != "ok") continue;
+            ++ok;
+            INFO(c.info.name);
+            REQUIRE(c.replica_log.size() == 2);
+            CHECK(c.interval_factor_low > 0);
+            CHECK(c.interval_factor_low < 1);
+            CHECK(c.interval_factor_high > 1);
+            // Never narrower than the replicas disagree: both replica figures inside the interval's
+            // width around their mean (t >= 2.4 for the degrees of freedom here).
+            const double spread = std::fabs(c.replica_log[0] - c.replica_log[1]);
+            CHECK(std::log(c.interval_factor_high) >= spread / 2);
+        }
+        REQUIRE(ok > 0);
+        Profile p = build_profile(r, o);
+        CHECK(p.extensions.at("run").at("policy").at("replicas").as_int64() == 2);
+        for (const auto& [key, rec] : p.operation_profiles) {
+            const auto& e = rec.extra_params;
+            REQUIRE(e.contains("replicas"));
+            CHECK(e.at("replicas").as_int64() == 2);
+            const double fig = rec.measured_gflops > 0 ? rec.measured_gflops : rec.achieved_bandwidth_gbps;
+            CHECK(e.at("ci_low").as_double() < fig);
+            CHECK(e.at("ci_high").as_double() > fig);
+        }
+    }
+    SECTION("one replica: the worker's own interval, no replicas field") {
+        o.replicas = 1;
+        RunResult r = run_calibration(o, plugins, cancel);
+        Profile p = build_profile(r, o);
+        for (const auto& c : r.outcomes) CHECK(c.replica_log.empty());
+        for (const auto& [key, rec] : p.operation_profiles) CHECK_FALSE(rec.extra_params.contains("replicas"));
+    }
 }

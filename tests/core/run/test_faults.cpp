@@ -44,6 +44,7 @@ RunOptions fixture_options(const fs::path& dir) {
     o.placement.settle_max_seconds = 0.3;
     o.steal_probe = [] { return std::vector<double>{}; };  // no steal clock: counts stay exact
     o.corunner_check = false;  // nor co-runners (the parallel tests): test_corunner.cpp has its own
+    o.replicas = 1;            // one pass: the counts below are the main pass's and the end-of-run pass's
     return o;
 }
 

@@ -35,8 +35,11 @@ double process_cpu_seconds(pid_t pid = 0);
 struct CoRunnerConfig {
     // A sample is disturbed when, over the window ending after it (at least window_seconds long, and
     // the sample itself when longer), other processes used more than this many of calib's CPUs.
-    double max_foreign_cpus = 0.2;
-    double window_seconds = 0.25;
+    double max_foreign_cpus = 0.1;
+    double window_seconds = 0.5;
+    // A case is disturbed when other processes used more than max_foreign_cpus over it and at least
+    // this many CPU seconds (two ticks: a short case reads 0.1-0.2 CPUs from one stray tick).
+    double min_case_foreign_seconds = 0.02;
     // Readings closer than this reuse the previous one (a reading costs ~30 us).
     double min_interval_seconds = 0.002;
 };

@@ -46,6 +46,8 @@ struct SampleFacts {
     // replicas, over them (docs/measurement.md, "Replicas"), and how many there were.
     std::optional<double> ci_low, ci_high;
     std::optional<int64_t> replicas;
+    // Each replica's own figure and the standard error of its logarithm (from its own interval).
+    std::optional<std::vector<double>> replica_figures, replica_log_se;
     int64_t samples = 0, iterations_per_sample = 0;
     std::string stopping_reason;
     PlacementFacts placement;  // flattened
@@ -86,6 +88,7 @@ struct FusionExtras {
     std::string precision = "fp32", device, plugin, status = "ok";
     std::optional<double> speedup_ci_low, speedup_ci_high;
     std::optional<int64_t> replicas;
+    std::optional<std::vector<double>> replica_figures, replica_log_se;  // each replica's speedup
     std::string tier;
     bool verified = false;
     double max_abs_error = 0, tolerance = 0;
