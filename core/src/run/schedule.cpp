@@ -293,10 +293,10 @@ void Scheduler::add_replica(CaseOutcome& out, CaseOutcome&& again) const {
 
 // The interval of a case measured in R replicas: its figure x exp(+-t se), with se^2 the moderated
 // between-replica variance of ln(figure) over R (Smyth's moderated t: the case's own variance, R - 1
-// degrees of freedom, shrunk towards the plugin's typical one with d0 = 4 prior degrees of freedom),
+// degrees of freedom, shrunk towards the plugin's typical one with d0 = 2 prior degrees of freedom),
 // and never below the replicas' own sampling error. Pairs and single cases are pooled apart.
 void Scheduler::replica_intervals() {
-    constexpr double d0 = 4;
+    constexpr double d0 = 2;
     std::map<std::pair<std::string, bool>, std::vector<CaseOutcome*>> groups;
     for (auto& out : result_.outcomes)
         if (out.status == "ok" && out.replica_log.size() >= 2) groups[{out.plugin_id, out.pair.has_value()}].push_back(&out);
