@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
 
     md << "# Performance\n\nWritten by `build/bin/calib-bench` (source `bench/calib_bench.cpp`); rerun it to "
           "refresh this page. Not part of the test suite. GPU figures (CUDA plugin against PyTorch on an "
-          "H100): `docs/performance-gpu.md`.\n\n";
+          "H100): `docs/performance-gpu.md`. Whether intervals hold when someone measures again, and runs beside a "
+          "co-runner (`bench/agreement_bench.sh`): `docs/performance-agreement.md`.\n\n";
 
     if (o.ceilings) {
         // calib against the yardsticks, alternating so that machine drift hits both sides.
