@@ -289,6 +289,7 @@ void Scheduler::add_replica(CaseOutcome& out, CaseOutcome&& again) const {
     out.prepare_seconds += again.prepare_seconds;
     out.steal_seconds = std::max(out.steal_seconds, again.steal_seconds);
     out.foreign_seconds += again.foreign_seconds;
+    if (out.wall_seconds > 0) out.foreign_cpus = out.foreign_seconds / out.wall_seconds;
 }
 
 // The interval of a case measured in R replicas: its figure x exp(+-t se), with se^2 the moderated
@@ -386,7 +387,8 @@ void Scheduler::flag_disturbed() {
         std::size_t kept = 0;
         for (const Measurement* m : {out.measurement ? &*out.measurement : nullptr, out.pair ? &out.pair->a : nullptr})
             if (m != nullptr) kept += m->disturbed_samples;
-        out.disturbed = kept > 0 || busy_case(out, o_.corunner);
+        // A pooled record's replicas were each clean to be pooled: their summed stray ticks say nothing.
+        out.disturbed = kept > 0 || (out.replica_log.size() < 2 && busy_case(out, o_.corunner));
         if (out.disturbed) ++result_.placement.flagged_cases;
     }
 }
