@@ -147,29 +147,4 @@ double PlacementProbe::probe_ns() {
     return impl_->result_ns;
 }
 
-std::vector<double> steal_seconds_per_cpu() {
-    std::vector<double> out;
-    cpu_set_t mine;
-    CPU_ZERO(&mine);
-    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return out;
-    std::FILE* f = std::fopen("/proc/stat", "r");
-    if (f == nullptr) return out;
-    const double tick = 1.0 / static_cast<double>(std::max(1L, ::sysconf(_SC_CLK_TCK)));
-    char line[512];
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-        // "cpuN user nice system idle iowait irq softirq steal ..."
-        if (std::strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9') continue;
-        unsigned cpu = 0;
-        unsigned long long v[8] = {};
-        if (std::sscanf(line + 3, "%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2], &v[3],
-                        &v[4], &v[5], &v[6], &v[7]) != 9)
-            continue;
-        if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &mine)) continue;  // not one this process runs on
-        if (out.size() <= cpu) out.resize(cpu + 1, 0.0);
-        out[cpu] = static_cast<double>(v[7]) * tick;
-    }
-    std::fclose(f);
-    return out;
-}
-
 }  // namespace calib::core

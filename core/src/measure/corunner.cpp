@@ -13,17 +13,21 @@
 
 namespace calib::core {
 
-CpuTimes read_cpu_times(const std::string& proc_stat) {
-    CpuTimes out;
+namespace {
+
+// Calls fn(cpu, fields) for each "cpuN" line of /proc/stat whose CPU this process may run on; fields in
+// seconds: user nice system idle iowait irq softirq steal (guest time is inside user). False when
+// unreadable.
+template <class Fn>
+bool for_each_cpu(const std::string& proc_stat, Fn fn) {
     cpu_set_t mine;
     CPU_ZERO(&mine);
-    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return out;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return false;
     std::FILE* f = std::fopen(proc_stat.c_str(), "r");
-    if (f == nullptr) return out;
+    if (f == nullptr) return false;
     const double tick = 1.0 / static_cast<double>(std::max(1L, ::sysconf(_SC_CLK_TCK)));
     char line[512];
     while (std::fgets(line, sizeof line, f) != nullptr) {
-        // "cpuN user nice system idle iowait irq softirq steal guest guest_nice" (guest is inside user)
         if (std::strncmp(line, "cpu", 3) != 0 || line[3] < '0' || line[3] > '9') continue;
         unsigned cpu = 0;
         unsigned long long v[8] = {};
@@ -31,12 +35,33 @@ CpuTimes read_cpu_times(const std::string& proc_stat) {
                         &v[4], &v[5], &v[6], &v[7]) != 9)
             continue;
         if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &mine)) continue;
-        out.busy += static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * tick;
-        out.steal += static_cast<double>(v[7]) * tick;
-        ++out.cpus;
+        double s[8];
+        for (int i = 0; i < 8; ++i) s[i] = static_cast<double>(v[i]) * tick;
+        fn(cpu, s);
     }
     std::fclose(f);
+    return true;
+}
+
+}  // namespace
+
+CpuTimes read_cpu_times(const std::string& proc_stat) {
+    CpuTimes out;
+    for_each_cpu(proc_stat, [&](unsigned, const double* s) {
+        out.busy += s[0] + s[1] + s[2] + s[5] + s[6] + s[7];
+        out.steal += s[7];
+        ++out.cpus;
+    });
     out.ok = out.cpus > 0;
+    return out;
+}
+
+std::vector<double> steal_seconds_per_cpu(const std::string& proc_stat) {
+    std::vector<double> out;
+    for_each_cpu(proc_stat, [&](unsigned cpu, const double* s) {
+        if (out.size() <= cpu) out.resize(cpu + 1, 0.0);
+        out[cpu] = s[7];
+    });
     return out;
 }
 

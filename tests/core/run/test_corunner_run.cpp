@@ -12,41 +12,25 @@
 #include <unistd.h>
 
 #include "calib/core/run.hpp"
+#include "fixture_run.hpp"
 
 using namespace calib::core;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Folder {
-    fs::path dir;
-    Folder() {
-        std::string t = (fs::temp_directory_path() / "calib-corunner-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        dir = t;
-        fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so");
-    }
-    ~Folder() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+// A folder holding the good fixture plugin.
+struct Folder : run_test::Folder {
+    Folder() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
 };
 
+// A short run over it with only the co-runner monitor (no placement probe), fast to react.
 RunOptions options(const fs::path& dir) {
-    RunOptions o;
-    o.discovery.plugin_dirs = {dir};
-    o.discovery.use_env = false;
-    o.discovery.use_default_dir = false;
-    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
-    o.policy.time_budget_seconds = 0.05;
-    o.policy.warmup_seconds = 0.001;
-    o.policy.min_sample_seconds = 0.0005;
-    o.run_timeout_seconds = 2;
-    o.placement_guard = false;  // co-runners only
+    RunOptions o = run_test::fixture_options(dir);
+    o.placement_guard = false;
     o.placement.max_wait_per_case = o.placement.max_wait_per_plugin = 0.02;
     o.placement.poll_seconds = 0.005;
-    o.steal_probe = [] { return std::vector<double>{}; };
-    o.replicas = 1;
+    o.corunner_check = true;
     o.corunner.window_seconds = 0.05;
     o.corunner.min_interval_seconds = 0;
     return o;

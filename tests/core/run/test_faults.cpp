@@ -6,47 +6,17 @@
 #include <map>
 
 #include "calib/core/run.hpp"
+#include "fixture_run.hpp"
 
 using namespace calib::core;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Folder {
-    fs::path dir;
-    Folder() {
-        std::string t = (fs::temp_directory_path() / "calib-faults-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        dir = t;
-    }
-    ~Folder() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-};
+using run_test::Folder;
+using run_test::fixture_options;
 
 std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
-
-// A run over `dir` only, with the test worker and a short policy.
-RunOptions fixture_options(const fs::path& dir) {
-    RunOptions o;
-    o.discovery.plugin_dirs = {dir};
-    o.discovery.use_env = false;
-    o.discovery.use_default_dir = false;
-    o.worker.host_executable = fs::path(CALIB_FIXTURE_DIR) / "calib_test_worker";
-    o.worker.scan_timeout_seconds = 2;
-    o.policy.time_budget_seconds = 0.05;
-    o.policy.warmup_seconds = 0.001;
-    o.policy.min_sample_seconds = 0.0005;
-    o.run_timeout_seconds = 2;
-    o.prepare_timeout_seconds = 5;
-    o.placement.settle_min_seconds = 0.3;  // counts as 0.3 s of the run in the settle's placement
-    o.placement.settle_max_seconds = 0.3;
-    o.steal_probe = [] { return std::vector<double>{}; };  // no steal clock: counts stay exact
-    o.corunner_check = false;  // nor co-runners (the parallel tests): test_corunner.cpp has its own
-    o.replicas = 1;            // one pass: the counts below are the main pass's and the end-of-run pass's
-    return o;
-}
 
 // Counts retry passes; the test flips the injected placement when the pass starts.
 struct RetrySink : ProgressSink {

@@ -29,6 +29,11 @@ struct CpuTimes {
     bool ok = false;   // false when /proc/stat was unreadable
 };
 CpuTimes read_cpu_times(const std::string& proc_stat = "/proc/stat");
+// Time the hypervisor ran something else on each CPU while this guest wanted it ("steal", /proc/stat,
+// cumulative seconds, 10 ms resolution), indexed by CPU number, 0 for CPUs this process may not run
+// on; empty when unreadable. A case whose CPUs lost time this way ran slower by that much without any
+// sign in the placement probe.
+std::vector<double> steal_seconds_per_cpu(const std::string& proc_stat = "/proc/stat");
 // CPU seconds (all threads) of a process: this one for pid 0; < 0 when unreadable (gone, not ours).
 double process_cpu_seconds(pid_t pid = 0);
 

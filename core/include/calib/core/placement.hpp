@@ -31,10 +31,6 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Time the hypervisor ran something else on each CPU while this guest wanted it ("steal", /proc/stat,
-// cumulative seconds, 10 ms resolution), indexed by CPU number, 0 for CPUs this process may not run
-// on; empty when unreadable. A case whose
-// CPUs lost time this way ran slower by that much without any sign in the placement probe.
-std::vector<double> steal_seconds_per_cpu();
+// steal_seconds_per_cpu(), the hypervisor's share of each CPU: corunner.hpp.
 
 }  // namespace calib::core
