@@ -82,7 +82,7 @@ int64_t raw_count(const fs::path& path, const std::string& table) {
 
 }  // namespace
 
-TEST_CASE("fingerprints follow the hardware and the software, not the order of the plugins", "[history]") {
+TEST_CASE("fingerprints follow the hardware and the software but not the order of the plugins", "[history]") {
     const auto [base, text] = golden();
     const Fingerprint hw = hardware_fingerprint(base, "550.54"), sw = software_fingerprint(base);
     CHECK(hw.hash.size() == 16);
@@ -109,7 +109,7 @@ TEST_CASE("fingerprints follow the hardware and the software, not the order of t
     CHECK(hardware_fingerprint(reordered.first, "550.54").hash == hw.hash);
 }
 
-TEST_CASE("the default history path follows XDG_DATA_HOME, else HOME", "[history]") {
+TEST_CASE("the default history path follows XDG_DATA_HOME or else HOME", "[history]") {
     const char* old_xdg = std::getenv("XDG_DATA_HOME");
     const std::string saved = old_xdg != nullptr ? old_xdg : "";
     ::setenv("XDG_DATA_HOME", "/srv/data", 1);
@@ -121,7 +121,7 @@ TEST_CASE("the default history path follows XDG_DATA_HOME, else HOME", "[history
     else ::unsetenv("XDG_DATA_HOME");
 }
 
-TEST_CASE("a recorded run gives its profile back byte for byte, with its records", "[history]") {
+TEST_CASE("a recorded run gives its profile back byte for byte with its records", "[history]") {
     TempDir dir;
     const auto [p, text] = golden();
     HistoryDb db(dir / "sub" / "h.sqlite");  // the folder is made
@@ -162,7 +162,7 @@ TEST_CASE("the previous comparable run has the same fingerprints and is complete
     CHECK(!db.run(c)->complete);
 }
 
-TEST_CASE("two writers at once both land, from a database that does not exist yet", "[history][concurrency]") {
+TEST_CASE("two writers at once both land in a database that does not exist yet", "[history][concurrency]") {
     TempDir dir;
     const fs::path path = dir / "h.sqlite";
     const auto [p, text] = golden();
@@ -242,7 +242,7 @@ TEST_CASE("a database of a newer schema is refused and kept", "[history][faults]
     CHECK(db.profile_text(1) == text);
 }
 
-TEST_CASE("prune deletes only the runs it is told to, with their records", "[history]") {
+TEST_CASE("prune deletes only the runs it is told to and their records", "[history]") {
     TempDir dir;
     const fs::path path = dir / "h.sqlite";
     HistoryDb db(path);
