@@ -9,6 +9,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "calib/core/compare.hpp"
+#include "calib/core/history.hpp"
 #include "calib/core/run.hpp"
 #include "calib/vocabulary.h"
 #include "options.hpp"
@@ -145,8 +147,9 @@ struct RunArgs {
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
-    bool no_corunner = false;
+    bool no_corunner = false, no_history = false;
     std::size_t replicas = 0;
+    std::string history;
 };
 
 po::options_description run_options(RunArgs& a) {
@@ -186,7 +189,11 @@ po::options_description run_options(RunArgs& a) {
         "seconds one run call may take before the case is timed_out (default 10 x budget + 10)")(
         "json", po::bool_switch(&a.as_json), "write the profile to stdout")(
         "quiet,q", po::bool_switch(&a.quiet), "no progress output")(
-        "verbose,v", po::bool_switch(&a.verbose), "one line per case and per plugin");
+        "verbose,v", po::bool_switch(&a.verbose), "one line per case and per plugin")(
+        "history", po::value(&a.history),
+        "record the run in this history database (default $XDG_DATA_HOME/calib/history.sqlite, else "
+        "~/.local/share/calib/history.sqlite; see calib-host history)")(
+        "no-history", po::bool_switch(&a.no_history), "do not record the run in the history");
     a.disc.add_to(desc);
     return desc;
 }
@@ -301,13 +308,53 @@ std::string scan_plugins(const core::RunOptions& o, Progress& progress, std::vec
     return {};
 }
 
+// Records the run in the history and names the records SLOWER than in the last comparable run (same
+// fingerprints). The history never changes the run's outcome: any failure is one warning line.
+void record_history(const RunArgs& a, const core::Profile& profile, const std::string& text,
+                    const std::string& written, bool complete) {
+    if (a.no_history) return;
+    try {
+        core::HistoryDb db(a.history.empty() ? core::default_history_path() : fs::path(a.history));
+        const std::string where = written.empty() ? std::string() : fs::absolute(written).string();
+        const int64_t id = db.record(profile, text, where, core::nvidia_driver_version());
+        if (!a.quiet) std::cerr << "run recorded as history run " << id << " (" << db.path().string() << ")\n";
+        const auto prev = db.previous_comparable(id);
+        if (!complete || !prev) return;
+        const core::Profile before = core::parse_profile(db.profile_text(*prev));
+        std::vector<core::RecordComparison> slower;
+        for (auto& c : core::compare_profiles(before, profile))
+            if (std::string(c.verdict) == "SLOWER") slower.push_back(std::move(c));
+        if (slower.empty()) {
+            if (!a.quiet) std::cerr << "no regression against history run " << *prev << "\n";
+            return;
+        }
+        std::cerr << "calib-host: " << slower.size() << " regression(s) against history run " << *prev
+                  << " (same hardware and software; calib-host history compare for every record):\n";
+        for (const auto& c : slower) {
+            char line[512];
+            std::snprintf(line, sizeof line, "SLOWER   %-58s %10.3g %10.3g %-7s %+7.1f%%\n", c.key.c_str(), c.a.value,
+                          c.b.value, c.unit, c.change_pct);
+            std::cerr << line;
+        }
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        for (char& ch : msg)
+            if (ch == '\n') ch = ' ';
+        std::cerr << "calib-host: warning: history: " << msg << "\n";
+    }
+}
+
+std::string target_of(const RunArgs& a, const core::RunResult& result) {
+    return result.complete ? a.output : a.output + ".partial";
+}
+
 // Writes the profile (atomically; <output>.partial when interrupted), prints it or its summary, and
 // returns the run's exit code.
 int finish(const RunArgs& a, const core::RunResult& result, const core::RunOptions& o) {
     core::Profile profile = core::build_profile(result, o);
     const std::string text = core::to_json_text(profile);
     if (!a.output.empty()) {
-        const std::string target = result.complete ? a.output : a.output + ".partial";
+        const std::string target = target_of(a, result);
         try {
             core::save_text_atomic(target, text);
         } catch (const std::exception& e) {
@@ -318,6 +365,8 @@ int finish(const RunArgs& a, const core::RunResult& result, const core::RunOptio
     }
     if (a.as_json) std::cout << text << "\n";
     else if (!a.quiet) print_summary(std::cout, profile);
+    std::cout.flush();
+    record_history(a, profile, text, a.output.empty() ? std::string() : target_of(a, result), result.complete);
 
     if (!result.complete) {
         std::cerr << "calib-host: interrupted; "

@@ -24,6 +24,7 @@ int cmd_plot(const Args& args);
 int cmd_query(const Args& args);
 int cmd_check(const Args& args);  // plugin conformance (cmd_check.cpp)
 int cmd_export(const Args& args);  // the origin's other shapes (cmd_export.cpp)
+int cmd_history(const Args& args);  // the run history database (cmd_history.cpp)
 
 // One-line error on stderr: "calib-host: error: <message>".
 int usage_error(const std::string& message);

@@ -32,6 +32,8 @@ Usage: calib-host [run] [options]        calibrate with every discovered plugin 
                                         interpolated efficiency / fusion speedup and verdict
        calib-host export --format origin-2025 IN OUT | --format origin-curves IN DIR [--registry]
                                         the profile as the origin's 2025 loader or GPU mapper reads it
+       calib-host history [list|show ID|export ID OUT|compare [ID]|prune ...]
+                                        the runs kept in the history database (SQLite)
        calib-host check PLUGIN.so...    check a plugin against the ABI contract (for plugin authors)
        calib-host --version
 Each subcommand has --help.
@@ -63,12 +65,12 @@ int main(int argc, char** argv) {
         static const std::map<std::string, int (*)(const Args&)> commands = {
             {"run", cmd_run},         {"list", cmd_list},       {"show", cmd_show}, {"validate", cmd_validate},
             {"compare", cmd_compare}, {"plot", cmd_plot},     {"check", cmd_check},
-            {"query", cmd_query},     {"export", cmd_export}};
+            {"query", cmd_query},     {"export", cmd_export}, {"history", cmd_history}};
         if (!args.empty() && args[0].rfind("-", 0) != 0) {
             auto it = commands.find(args[0]);
             if (it == commands.end())
                 return usage_error("unknown command '" + args[0] +
-                                   "' (commands: run, list, show, validate, compare, plot, check, query, export)");
+                                   "' (commands: run, list, show, validate, compare, plot, check, query, export, history)");
             return it->second(Args(args.begin() + 1, args.end()));
         }
         // --list stays an alias of `list`.

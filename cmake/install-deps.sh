@@ -10,4 +10,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     cmake ninja-build g++ make libc6-dev \
     libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-filesystem1.81-dev \
-    libdnnl-dev ocl-icd-opencl-dev catch2 >/dev/null
+    libdnnl-dev ocl-icd-opencl-dev libsqlite3-dev catch2 >/dev/null

@@ -46,10 +46,10 @@ private:
     fs::path dir_;
 };
 
-// Runs `calib-host <args>` through the shell (args are shell words).
-inline Result host(const std::string& args) {
+// Runs `calib-host <args>` through the shell (args are shell words), with `env` (NAME=value words) set.
+inline Result host(const std::string& args, const std::string& env = "") {
     Scratch s;
-    std::string cmd = std::string(CALIB_HOST_BIN) + " " + args + " >" + (s / "out").string() + " 2>" +
+    std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(CALIB_HOST_BIN) + " " + args + " >" + (s / "out").string() + " 2>" +
                       (s / "err").string() + " </dev/null";
     int rc = std::system(cmd.c_str());
     Result r;

@@ -58,7 +58,7 @@ endif()
 
 # 5. The installed host checks and runs the example.
 run(${prefix}/bin/calib-host check ${WORK_DIR}/plugins/add_relu.so ${WORK_DIR}/plugins/scale_add.so)
-run(${prefix}/bin/calib-host --plugins ${WORK_DIR}/plugins --no-default-plugins --quick --time-budget 0.1
+run(${prefix}/bin/calib-host --plugins ${WORK_DIR}/plugins --no-default-plugins --quick --time-budget 0.1 --no-history
   --output ${WORK_DIR}/p.json)
 file(READ ${WORK_DIR}/p.json profile)
 if(NOT profile MATCHES "\"fusion_profiles\"" OR NOT profile MATCHES "\"fusion_pattern\" *: *\"Add_ReLU\"")
