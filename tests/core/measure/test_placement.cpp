@@ -58,7 +58,7 @@ PolicyConfig config() {
 
 }  // namespace
 
-TEST_CASE("the reference is the lowest median of a window of probes; above twice that is displaced",
+TEST_CASE("the reference is the lowest median of a window of probes, above twice that is displaced",
           "[placement]") {
     PlacementConfig pc;
     pc.reference_window = 5;

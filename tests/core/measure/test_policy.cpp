@@ -285,7 +285,7 @@ TEST_CASE("a pair still too uncertain at its budget gets up to the extension, th
     }
 }
 
-TEST_CASE("a pair stops at its budget only with pair_min_samples pairs; a single case with 3", "[policy]") {
+TEST_CASE("a pair stops at its budget only with pair_min_samples pairs, a single case with 3", "[policy]") {
     PolicyConfig cfg = test_config();
     cfg.time_budget_seconds = 0.005;  // about one 2 ms sample, or half a pair
     cfg.target_noise = 0.0001;        // never converges on its own

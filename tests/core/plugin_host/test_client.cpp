@@ -201,7 +201,7 @@ TEST_CASE("client: a plugin that cannot load is an error on the first call", "[c
     CHECK_THAT(e.what(), Catch::Contains("init_failed") && Catch::Contains("no widget attached"));
 }
 
-TEST_CASE("client: terminate kills the worker; the next call starts another", "[client]") {
+TEST_CASE("client: terminate kills the worker, the next call starts another", "[client]") {
     PluginClient c(fixture("good"), worker_options());
     auto p = c.prepare(0, kTimeout);
     c.terminate();
@@ -211,7 +211,7 @@ TEST_CASE("client: terminate kills the worker; the next call starts another", "[
     CHECK(run_case(c, 0, 1) > 0);
 }
 
-TEST_CASE("client: kill_all_workers kills live workers; they are reported and restarted", "[client]") {
+TEST_CASE("client: kill_all_workers kills live workers, they are reported and restarted", "[client]") {
     PluginClient a(fixture("good"), worker_options());
     PluginClient b(fixture("cpp"), worker_options());
     auto pa = a.prepare(0, kTimeout);

@@ -91,7 +91,7 @@ TEST_CASE("discover: a named missing folder is an error naming it", "[discovery]
     REQUIRE_THROWS_WITH(discover(o), "plugin folder not found: " + missing.string());
 }
 
-TEST_CASE("discover: --plugins folders come before CALIB_PLUGIN_PATH; empty entries mean nothing", "[discovery]") {
+TEST_CASE("discover: --plugins folders come before CALIB_PLUGIN_PATH, empty entries mean nothing", "[discovery]") {
     TempDir root;
     fs::create_directory(root / "cli");
     fs::create_directory(root / "env1");

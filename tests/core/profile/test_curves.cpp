@@ -38,7 +38,7 @@ TEST_CASE("fit_curve: a shape the asymptote cannot follow gives a monotone piece
     CHECK(c.max_abs_residual == Approx(0.005).margin(1e-9));  // the pooled dip
 }
 
-TEST_CASE("fit_curve: one point is a constant; none is a constant 0 with no points", "[curves]") {
+TEST_CASE("fit_curve: one point is a constant, none is a constant 0 with no points", "[curves]") {
     FittedCurve one = fit_curve({pt(1e9, 0.42)});
     CHECK(one.type == "constant");
     CHECK(one.evaluate(1e3) == 0.42);

@@ -96,7 +96,7 @@ TEST_CASE("origin_breakpoints: a constant at one size gives that size and ten ti
     CHECK(b[1] == std::pair<double, double>(5e8, 0.4));
 }
 
-TEST_CASE("origin_breakpoints: a piecewise curve keeps its breakpoints; no FLOPs gives none", "[export]") {
+TEST_CASE("origin_breakpoints: a piecewise curve keeps its breakpoints, no FLOPs gives none", "[export]") {
     EfficiencyCurve c = curve("piecewise_linear", {1e6, 1e9});
     c.fitted_curve.breakpoints = std::vector<std::vector<double>>{{1e6, 0.2}, {1e9, 0.6}};
     const auto b = origin_breakpoints(c);

@@ -52,7 +52,7 @@ TEST_CASE("efficiency falls back to the profile average", "[profile][query]") {
     CHECK(q.efficiency("matmul", "fp32", NAN) == p.avg_efficiency);
 }
 
-TEST_CASE("record size from m,k,n or input_shape; failed records ignored", "[profile][query]") {
+TEST_CASE("record size from m,k,n or input_shape, failed records ignored", "[profile][query]") {
     Profile p;
     OperationRecord a = matmul_record(0, 50, 0.5);
     a.extra_params = json::object{{"m", 100}, {"k", 1000}, {"n", 10}};  // cube root: 100
