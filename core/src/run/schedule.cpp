@@ -422,7 +422,33 @@ void Scheduler::retry_pass() {
         retry_one(lt, *client);
         result_.plugin_seconds[lt.plugin->id] += now_seconds() - t_case;
     }
+    client.reset();
+    replicate_pass_results();
     result_.placement.retry_seconds = now_seconds() - t_pass;
+}
+
+// Cases the pass measured (deferred, or replaced by a clean retry) hold one measurement: their further
+// replicas, each plugin in a fresh worker per replica, as the main run's replicas are.
+void Scheduler::replicate_pass_results() {
+    for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
+        std::optional<PluginClient> client;
+        const PluginRecord* client_plugin = nullptr;
+        for (const auto& lt : later_) {
+            if (cancel_.load()) break;
+            CaseOutcome& out = result_.outcomes[lt.outcome];
+            const bool from_pass = out.placement_retry == "deferred" || out.placement_retry == "replaced";
+            if (!from_pass || out.status != "ok" || off_fraction(out) > 0 || out.replica_log.size() > r) continue;
+            if (client_plugin != lt.plugin) {
+                client.reset();
+                client.emplace(lt.plugin->path, o_.worker);
+                client_plugin = lt.plugin;
+            }
+            const double t_case = now_seconds();
+            CaseOutcome again = measure_one(*client, *lt.plugin, lt.sel);
+            if (again.status == "ok" && off_fraction(again) == 0) add_replica(out, std::move(again));
+            result_.plugin_seconds[lt.plugin->id] += now_seconds() - t_case;
+        }
+    }
 }
 
 }  // namespace calib::core::detail

@@ -53,6 +53,7 @@ private:
     CaseOutcome measure_one(PluginClient& client, const PluginRecord& plugin, const Selected& s);
     void measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases);
     void add_replica(CaseOutcome& out, CaseOutcome&& again) const;
+    void replicate_pass_results();
     void defer(const PluginRecord& plugin, const Selected& s);
     void retry_one(const Later& lt, PluginClient& client);
     double off_fraction(const CaseOutcome& out) const;

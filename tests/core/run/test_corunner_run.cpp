@@ -98,6 +98,24 @@ TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[r
     CHECK(r.placement.flagged_cases == 0);
     Profile p = build_profile(r, o);
     for (const auto& [key, rec] : p.operation_profiles) CHECK_FALSE(disturbed_record(rec.extra_params));
+
+    SECTION("with replicas, the cases the pass measured get theirs too") {
+        o.replicas = 2;
+        injected->on = true;
+        sink.passes = 0;
+        RunResult r2 = run_calibration(o, plugins, cancel, &sink);
+        CHECK(sink.passes == 1);
+        std::size_t ok2 = 0;
+        for (const auto& c : r2.outcomes) {
+            if (c.status != "ok") continue;
+            ++ok2;
+            INFO(c.info.name << " " << c.placement_retry);
+            CHECK_FALSE(c.disturbed);
+            CHECK(c.replica_log.size() == 2);
+            CHECK(c.interval_factor_high > 1);
+        }
+        CHECK(ok2 == ok);
+    }
 }
 
 TEST_CASE("a real co-runner that never stops: every record is flagged disturbed", "[run][corunner]") {
