@@ -27,13 +27,14 @@ double steal_fraction(const CaseOutcome& out, double steal_max_share) {
     return s > steal_max_share ? s : 0;
 }
 
-// How disturbed by co-runners an ok outcome was: the share of its kept samples timed beside one, or its
-// foreign share of the CPUs when above the monitor's threshold; any sample discarded for a co-runner
-// counts too (ticks let the samples just before the detection through). 0 when clean or not ok.
+// Other processes used more of calib's CPUs over the whole case than the monitor allows.
 bool busy_case(const CaseOutcome& out, const CoRunnerConfig& c) {
     return out.foreign_cpus > c.max_foreign_cpus && out.foreign_seconds >= c.min_case_foreign_seconds;
 }
 
+// How disturbed by co-runners an ok outcome was: the share of its kept samples timed beside one, or its
+// foreign CPUs when the case was busy; any sample discarded for a co-runner counts too (ticks let the
+// samples just before the detection through). 0 when clean or not ok.
 double disturbed_fraction(const CaseOutcome& out, const CoRunnerConfig& c) {
     if (out.status != "ok") return 0;
     double f = busy_case(out, c) ? std::max(out.foreign_cpus, 1e-3) : 0;
@@ -76,6 +77,15 @@ std::pair<double, double> replica_value(const CaseOutcome& out) {
     const auto& s = out.measurement->stats;
     if (!(s.median > 0) || !(s.median_ci_low > 0) || !(s.median_ci_high > 0)) return {0, -1};
     return {std::log(s.median), (std::log(s.median_ci_high) - std::log(s.median_ci_low)) / 3.92};
+}
+
+// Sample variance of a case's replica values (ln scale).
+double sample_variance(const std::vector<double>& y) {
+    const double n = static_cast<double>(y.size());
+    double mean = 0, ss = 0;
+    for (double v : y) mean += v / n;
+    for (double v : y) ss += (v - mean) * (v - mean);
+    return ss / (n - 1);
 }
 
 // Two-sided 95% quantile of Student's t.
@@ -195,20 +205,29 @@ void Scheduler::measure_all(const std::vector<PluginRecord>& plugins) {
         measure_plugin(*plugin, cases);
         result_.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
     }
-    // Further replicas: a pass of their own over every plugin, each plugin in a fresh worker (a new
-    // process: new addresses, buffers and threads), so the replicas of a case are a whole pass apart.
+    replicate(replicable_);
+}
+
+// Further replicas of `cases` (in plugin order): a pass of their own per replica, each plugin in a fresh
+// worker (a new process: new addresses, buffers and threads), so the replicas of a case are a whole
+// pass apart. A case is replicated while it is ok and clean; a replica timed off is dropped.
+void Scheduler::replicate(const std::vector<Later>& cases) {
     for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
-        for (auto& [plugin, cases] : work) {
+        std::optional<PluginClient> client;
+        const PluginRecord* client_plugin = nullptr;
+        for (const auto& c : cases) {
             if (cancel_.load()) break;
-            const double t_plugin = now_seconds();
-            PluginClient client(plugin->path, o_.worker);
-            for (const auto& [s, index] : replicable_)
-                if (result_.outcomes[index].plugin_id == plugin->id && !cancel_.load()) {
-                    CaseOutcome again = measure_one(client, *plugin, *s);
-                    if (again.status == "ok" && off_fraction(again) == 0)
-                        add_replica(result_.outcomes[index], std::move(again));
-                }
-            result_.plugin_seconds[plugin->id] += now_seconds() - t_plugin;
+            CaseOutcome& out = result_.outcomes[c.outcome];
+            if (out.status != "ok" || off_fraction(out) > 0 || out.replica_log.size() > r) continue;
+            const double t_case = now_seconds();  // a new worker's start counts to its plugin
+            if (client_plugin != c.plugin) {
+                client.reset();
+                client.emplace(c.plugin->path, o_.worker);
+                client_plugin = c.plugin;
+            }
+            CaseOutcome again = measure_one(*client, *c.plugin, c.sel);
+            if (again.status == "ok" && off_fraction(again) == 0) add_replica(out, std::move(again));
+            result_.plugin_seconds[c.plugin->id] += now_seconds() - t_case;
         }
     }
 }
@@ -225,8 +244,7 @@ void Scheduler::defer(const PluginRecord& plugin, const Selected& s) {
 }
 
 void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases) {
-    std::optional<PluginClient> client;
-    client.emplace(plugin.path, o_.worker);
+    PluginClient client(plugin.path, o_.worker);
     if (guard_ != nullptr) guard_->new_allowance();
     for (const auto& s : cases) {
         if (cancel_.load()) {
@@ -239,7 +257,7 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
             continue;
         }
         if (progress_ != nullptr) progress_->case_started(plugin.id, s.primary->name, done_, total_);
-        CaseOutcome out = measure_one(*client, plugin, s);
+        CaseOutcome out = measure_one(client, plugin, s);
         ++done_;
         if (progress_ != nullptr) progress_->case_finished(out, done_, total_);
         if (const double d = off_fraction(out); d > 0) {
@@ -249,7 +267,7 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
         } else if (guard_ != nullptr && out.status == "ok") {
             measured_in_.push_back({result_.outcomes.size(), &plugin, s, false, 0, guard_->reference_ns()});
         }
-        if (out.status == "ok" && off_fraction(out) == 0) replicable_.emplace_back(&s, result_.outcomes.size());
+        if (out.status == "ok" && off_fraction(out) == 0) replicable_.push_back({result_.outcomes.size(), &plugin, s, false, 0});
         result_.outcomes.push_back(std::move(out));
     }
 }
@@ -302,36 +320,27 @@ void Scheduler::replica_intervals() {
     for (auto& out : result_.outcomes)
         if (out.status == "ok" && out.replica_log.size() >= 2) groups[{out.plugin_id, out.pair.has_value()}].push_back(&out);
     for (auto& [key, outs] : groups) {
-        std::vector<double> var;  // each case's sample variance over its replicas, divided by the median of chi2_df/df
+        // The typical variance: the median of each case's own over the median of chi2_df / df
+        // (Wilson-Hilferty), so that it estimates the variance rather than the median of its estimates.
+        std::vector<double> own, scaled;
         for (const CaseOutcome* out : outs) {
-            const auto& y = out->replica_log;
-            const double n = static_cast<double>(y.size()), df = n - 1;
-            double mean = 0, ss = 0;
-            for (double v : y) mean += v / n;
-            for (double v : y) ss += (v - mean) * (v - mean);
-            const double chi2_median = std::pow(1 - 2 / (9 * df), 3);  // Wilson-Hilferty: median of chi2_df / df
-            var.push_back(ss / df / chi2_median);
+            const double df = static_cast<double>(out->replica_log.size()) - 1;
+            own.push_back(sample_variance(out->replica_log));
+            scaled.push_back(own.back() / std::pow(1 - 2 / (9 * df), 3));
         }
-        std::vector<double> sorted = var;
-        std::sort(sorted.begin(), sorted.end());
-        const double prior = sorted[sorted.size() / 2];
-        const bool pooled = outs.size() >= 3;  // fewer cases cannot say what is typical
+        std::sort(scaled.begin(), scaled.end());
+        const double prior = scaled[scaled.size() / 2];
+        const double d = outs.size() >= 3 ? d0 : 0;  // fewer cases cannot say what is typical
         for (std::size_t i = 0; i < outs.size(); ++i) {
             CaseOutcome& out = *outs[i];
-            const auto& y = out.replica_log;
-            const double n = static_cast<double>(y.size()), df = n - 1;
-            double mean = 0, ss = 0, within = 0;
-            for (double v : y) mean += v / n;
-            for (double v : y) ss += (v - mean) * (v - mean);
+            const double n = static_cast<double>(out.replica_log.size()), df = n - 1;
+            double within = 0;
             for (double se : out.replica_se) within += se * se / n;
-            const double own = ss / df;
-            const double d = pooled ? d0 : 0;
-            const double moderated = (d * prior + df * own) / (d + df);
+            const double moderated = (d * prior + df * own[i]) / (d + df);
             const double se = std::max(std::sqrt(moderated / n), std::sqrt(within / n));
             const double half = t975(d + df) * se;
             out.interval_factor_low = std::exp(-half);
             out.interval_factor_high = std::exp(half);
-            out.replica_prior_se = pooled ? std::sqrt(prior) : 0;
         }
     }
 }
@@ -374,10 +383,6 @@ void Scheduler::retry_one(const Later& lt, PluginClient& client) {
     }
 }
 
-// The end-of-run pass, one worker per plugin: deferred cases are measured (after waiting for the
-// reference placement while placement.retry_seconds last), then cases that kept displaced samples,
-// most displaced first, are measured again when the placement is the reference one (waited for while
-// the seconds last, probed once after).
 // Outcomes still disturbed after the pass are flagged (their records say `disturbed`).
 void Scheduler::flag_disturbed() {
     if (monitor() == nullptr) return;
@@ -393,6 +398,10 @@ void Scheduler::flag_disturbed() {
     }
 }
 
+// The end-of-run pass, one worker per plugin: deferred cases are measured (after waiting for the
+// reference placement while placement.retry_seconds last), then cases that kept displaced samples,
+// most displaced first, are measured again when the placement is the reference one (waited for while
+// the seconds last, probed once after).
 void Scheduler::retry_pass() {
     if (guard_ == nullptr || later_.empty() || !(o_.placement.retry_seconds > 0) || cancel_.load()) return;
     std::stable_sort(later_.begin(), later_.end(), [](const Later& x, const Later& y) {
@@ -423,32 +432,14 @@ void Scheduler::retry_pass() {
         result_.plugin_seconds[lt.plugin->id] += now_seconds() - t_case;
     }
     client.reset();
-    replicate_pass_results();
-    result_.placement.retry_seconds = now_seconds() - t_pass;
-}
-
-// Cases the pass measured (deferred, or replaced by a clean retry) hold one measurement: their further
-// replicas, each plugin in a fresh worker per replica, as the main run's replicas are.
-void Scheduler::replicate_pass_results() {
-    for (std::size_t r = 1; r < o_.replicas && !cancel_.load(); ++r) {
-        std::optional<PluginClient> client;
-        const PluginRecord* client_plugin = nullptr;
-        for (const auto& lt : later_) {
-            if (cancel_.load()) break;
-            CaseOutcome& out = result_.outcomes[lt.outcome];
-            const bool from_pass = out.placement_retry == "deferred" || out.placement_retry == "replaced";
-            if (!from_pass || out.status != "ok" || off_fraction(out) > 0 || out.replica_log.size() > r) continue;
-            if (client_plugin != lt.plugin) {
-                client.reset();
-                client.emplace(lt.plugin->path, o_.worker);
-                client_plugin = lt.plugin;
-            }
-            const double t_case = now_seconds();
-            CaseOutcome again = measure_one(*client, *lt.plugin, lt.sel);
-            if (again.status == "ok" && off_fraction(again) == 0) add_replica(out, std::move(again));
-            result_.plugin_seconds[lt.plugin->id] += now_seconds() - t_case;
-        }
+    // The cases the pass measured (deferred, or replaced by a clean retry) hold one measurement.
+    std::vector<Later> measured;
+    for (const auto& lt : later_) {
+        const std::string& how = result_.outcomes[lt.outcome].placement_retry;
+        if (how == "deferred" || how == "replaced") measured.push_back(lt);
     }
+    replicate(measured);
+    result_.placement.retry_seconds = now_seconds() - t_pass;
 }
 
 }  // namespace calib::core::detail

@@ -53,7 +53,7 @@ private:
     CaseOutcome measure_one(PluginClient& client, const PluginRecord& plugin, const Selected& s);
     void measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases);
     void add_replica(CaseOutcome& out, CaseOutcome&& again) const;
-    void replicate_pass_results();
+    void replicate(const std::vector<Later>& cases);
     void defer(const PluginRecord& plugin, const Selected& s);
     void retry_one(const Later& lt, PluginClient& client);
     double off_fraction(const CaseOutcome& out) const;
@@ -69,8 +69,7 @@ private:
     double run_timeout_;
     std::vector<Later> later_;        // for the end-of-run pass
     std::vector<Later> measured_in_;  // clean cases, with their reference
-    // Cases measured clean in the first pass, with their outcome: the further replicas measure these.
-    std::vector<std::pair<const Selected*, std::size_t>> replicable_;
+    std::vector<Later> replicable_;   // measured clean in the first pass: the further replicas' cases
     std::size_t done_ = 0, total_ = 0;
 };
 

@@ -84,7 +84,6 @@ struct CaseOutcome {
     // the record's 95% interval as factors of its figure (0 when it has one replica).
     std::vector<double> replica_log, replica_se;
     double interval_factor_low = 0, interval_factor_high = 0;
-    double replica_prior_se = 0;  // the plugin's pooled between-replica standard deviation (log scale)
     bool corunner_checked = false;
     double foreign_seconds = 0;
     double foreign_cpus = 0;
