@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "../scratch.hpp"
+
 namespace calib::test {
 
 namespace fs = std::filesystem;
@@ -25,26 +27,6 @@ inline std::string slurp(const fs::path& p) {
     ss << in.rdbuf();
     return ss.str();
 }
-
-class Scratch {
-public:
-    Scratch() {
-        std::string t = (fs::temp_directory_path() / "calib-cli-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        dir_ = t;
-    }
-    ~Scratch() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    Scratch(const Scratch&) = delete;
-    Scratch& operator=(const Scratch&) = delete;
-    fs::path operator/(const std::string& n) const { return dir_ / n; }
-    const fs::path& path() const { return dir_; }
-
-private:
-    fs::path dir_;
-};
 
 // Runs `calib-host <args>` through the shell (args are shell words), with `env` (NAME=value words) set.
 inline Result host(const std::string& args, const std::string& env = "") {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../../scratch.hpp"
 #include "calib/core/history.hpp"
 
 using namespace calib::core;
@@ -38,22 +39,7 @@ std::pair<Profile, std::string> golden() {
     return variant([](json::object&) {});
 }
 
-class TempDir {
-public:
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "calib-history-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        dir_ = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
-    }
-    fs::path operator/(const std::string& n) const { return dir_ / n; }
-
-private:
-    fs::path dir_;
-};
+using TempDir = calib::test::Scratch;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "../../scratch.hpp"
 #include "calib/core/plugin_client.hpp"
 
 namespace calib::test {
@@ -21,25 +22,6 @@ inline core::WorkerOptions worker_options(double scan_timeout = 2.0) {
     return o;
 }
 
-// A fresh private folder (mode 0700), removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "calib-test-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = Scratch;  // a private folder (mode 0700): discovery trusts it
 
 }  // namespace calib::test

@@ -3,11 +3,8 @@
 #pragma once
 
 #include <filesystem>
-#include <stdexcept>
-#include <string>
 
-#include <stdlib.h>
-
+#include "../../scratch.hpp"
 #include "calib/core/run.hpp"
 
 namespace run_test {
@@ -15,17 +12,9 @@ namespace run_test {
 namespace fs = std::filesystem;
 using calib::core::RunOptions;
 
-struct Folder {
-    fs::path dir;
-    Folder() {
-        std::string t = (fs::temp_directory_path() / "calib-run-XXXXXX").string();
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        dir = t;
-    }
-    ~Folder() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+// A scratch folder; `dir` is its path.
+struct Folder : calib::test::Scratch {
+    const fs::path dir = path();
 };
 
 // A run over `dir` only, with the test worker and a short policy.
