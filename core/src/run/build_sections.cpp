@@ -46,29 +46,29 @@ std::vector<LevelRange> level_ranges(const HostInfo& h) {
 }
 
 // Where the host's triad sweep has flattened: the smallest working set above the private caches from
-// which every larger triad point reads within kFlat (25%) of the largest point (medians). Triad, not copy:
-// on the 2-vCPU guest copy read 17.8, 19.9 and 29.2 GB/s at 256 MiB, 512 MiB and 1 GiB (8 GiB: 32),
-// triad 23.0, 22.8 and 23.3 (8 GiB). A VM reports its
-// host's last-level cache (480 MiB on the 2-vCPU guest) while its bandwidth is flat from 128-256 MiB on,
-// so the sweep ends at the octave after 2 x LLC and DRAM is what the curve shows. 0 when the largest
-// point is not flat against the one below it: then only STREAM's 4 x LLC rule defines DRAM.
+// which every larger triad point reads within kFlat (25%) of the largest point (medians). A VM reports
+// its host's last-level cache (480 MiB on the 2-vCPU guest) while its bandwidth is flat from 128-256 MiB
+// on, so the sweep ends at the octave after 2 x LLC and DRAM is what the curve shows. Triad, not copy:
+// copy read 17.8, 19.9 and 29.2 GB/s at 256 MiB, 512 MiB and 1 GiB there (8 GiB: 32), triad 23.0, 22.8
+// and 23.3 (8 GiB). 0 when the largest point is not flat against the one below it: then only STREAM's
+// 4 x LLC rule defines DRAM.
 double flat_from(const std::vector<const CaseOutcome*>& sweep, double private_bytes) {
     constexpr double kFlat = 0.25;  // DRAM points of one run scatter by up to ~20% on the guest
-    std::vector<std::pair<double, double>> copy;  // working set, median GB/s
+    std::vector<std::pair<double, double>> triad;  // working set, median GB/s
     for (const auto* o : sweep) {
         const auto [k, ws] = sweep_point_of(o->info);
         if (k == "triad" && o->measurement && o->measurement->stats.median > 0)
-            copy.emplace_back(static_cast<double>(ws), o->info.bytes / o->measurement->stats.median / 1e9);
+            triad.emplace_back(static_cast<double>(ws), o->info.bytes / o->measurement->stats.median / 1e9);
     }
-    std::sort(copy.begin(), copy.end());
-    if (copy.size() < 3) return 0;
-    const double last = copy.back().second;
+    std::sort(triad.begin(), triad.end());
+    if (triad.size() < 3) return 0;
+    const double last = triad.back().second;
     auto within = [&](double g) { return std::fabs(g / last - 1) <= kFlat; };
-    if (!within(copy[copy.size() - 2].second)) return 0;
-    double from = copy.back().first;
-    for (std::size_t i = copy.size(); i-- > 0;) {
-        if (copy[i].first <= private_bytes || !within(copy[i].second)) break;
-        from = copy[i].first;
+    if (!within(triad[triad.size() - 2].second)) return 0;
+    double from = triad.back().first;
+    for (std::size_t i = triad.size(); i-- > 0;) {
+        if (triad[i].first <= private_bytes || !within(triad[i].second)) break;
+        from = triad[i].first;
     }
     return from;
 }
