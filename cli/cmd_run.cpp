@@ -13,6 +13,7 @@
 #include "calib/core/history.hpp"
 #include "calib/core/run.hpp"
 #include "calib/vocabulary.h"
+#include "comparison.hpp"
 #include "options.hpp"
 #include "summary.hpp"
 
@@ -330,12 +331,7 @@ void record_history(const RunArgs& a, const core::Profile& profile, const std::s
         }
         std::cerr << "calib-host: " << slower.size() << " regression(s) against history run " << *prev
                   << " (same hardware and software; calib-host history compare for every record):\n";
-        for (const auto& c : slower) {
-            char line[512];
-            std::snprintf(line, sizeof line, "SLOWER   %-58s %10.3g %10.3g %-7s %+7.1f%%\n", c.key.c_str(), c.a.value,
-                          c.b.value, c.unit, c.change_pct);
-            std::cerr << line;
-        }
+        for (const auto& c : slower) std::cerr << comparison_line(c);
     } catch (const std::exception& e) {
         std::string msg = e.what();
         for (char& ch : msg)

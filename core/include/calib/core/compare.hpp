@@ -18,7 +18,8 @@ struct Interval {
 
 // "SAME", "FASTER", "SLOWER", "UNSURE" or "DISTURBED" for the change from `a` to `b`.
 const char* classify(const Interval& a, const Interval& b, double same_pct);
-// Throughput with the interval implied by the median's relative confidence half-width ("noise").
+// Throughput with its stored interval (ci_low/ci_high; older profiles: the median's relative
+// confidence half-width, "noise").
 Interval op_interval(const OperationRecord& r);
 // The speedup's interval and scatter: the two sides' coefficients of variation combined as for a ratio.
 Interval fusion_interval(const FusionRecord& r);
