@@ -16,7 +16,7 @@ TEST_CASE("calib-host --version prints a version", "[cli]") {
     auto r = host("--version");
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("calib-host 0.") == 0);
-    CHECK(r.out.find("ABI 1.0") != std::string::npos);
+    CHECK(r.out.find("ABI 1.1") != std::string::npos);
 }
 
 TEST_CASE("list --json describes the built-in plugins", "[cli][list]") {

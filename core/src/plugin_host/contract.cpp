@@ -1,6 +1,7 @@
 // The ABI rules, once (see plugin_contract.hpp and docs/abi.md).
 #include "calib/core/plugin_contract.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -120,9 +121,9 @@ std::string status_text(int status, const std::string& message) {
 
 uint32_t table_size_of_minor(uint16_t minor) {
     // One entry per minor of this major, append-only: minor m's table ends at its last member.
-    static_assert(CALIB_ABI_VERSION_MINOR == 0, "add the new minor's table size here");
-    (void)minor;
-    return CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks);
+    static_assert(CALIB_ABI_VERSION_MINOR == 1, "add the new minor's table size here");
+    if (minor == 0) return CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks);
+    return CALIB_STRUCT_SIZE(calib_plugin_api, read_device_state);
 }
 
 std::string version_problem(const calib_plugin_api& t) {
@@ -190,13 +191,69 @@ std::string device_problems(const calib_device_info& d) {
     return {};
 }
 
+std::string device_function_problems(const calib_plugin_api& t) {
+    if (!CALIB_HAS_FIELD(calib_plugin_api, get_device_at, t.struct_size)) return {};
+    if ((t.device_count == nullptr) != (t.get_device_at == nullptr))
+        return "device_count and get_device_at must both be set or both NULL";
+    return {};
+}
+
+std::string device_count_problem(uint32_t count) {
+    if (count == 0 || count > kMaxDevices)
+        return "device_count() returned " + std::to_string(count) + " (need 1 .. " + std::to_string(kMaxDevices) + ")";
+    return {};
+}
+
+bool known_transfer(const std::string& op, uint32_t* devices) {
+    static const std::map<std::string, uint32_t> ops = {{"copy_h2d", 1},   {"copy_d2h", 1},       {"copy_p2p", 2},
+                                                        {"all_reduce", 0}, {"all_gather", 0},     {"reduce_scatter", 0},
+                                                        {"broadcast", 0}};
+    auto it = ops.find(op);
+    if (it == ops.end()) return false;
+    if (devices != nullptr) *devices = it->second;
+    return true;
+}
+
+std::string case_device_problems(const calib_case_info& c, uint32_t struct_size, uint16_t plugin_minor,
+                                 uint32_t device_count) {
+    std::vector<std::string> p;
+    uint32_t n = 0;
+    const uint32_t* list = nullptr;
+    if (CALIB_HAS_FIELD(calib_case_info, devices, struct_size)) {
+        n = c.device_count;
+        list = c.devices;
+    }
+    if (n > 0 && list == nullptr) p.push_back("device_count > 0 but devices is NULL");
+    else if (n > device_count) p.push_back("names " + std::to_string(n) + " devices, the plugin has " + std::to_string(device_count));
+    else {
+        std::set<uint32_t> seen;
+        for (uint32_t i = 0; i < n; ++i) {
+            if (list[i] >= device_count) p.push_back("device " + std::to_string(list[i]) + " out of range");
+            else if (!seen.insert(list[i]).second) p.push_back("device " + std::to_string(list[i]) + " named twice");
+        }
+    }
+    if (c.family == CALIB_FAMILY_TRANSFER) {
+        uint32_t need = 0;
+        if (plugin_minor < 1) p.push_back("family TRANSFER needs ABI 1.1 (the plugin declares 1.0)");
+        if (!nonempty(c.operation_type) || !known_transfer(c.operation_type, &need))
+            p.push_back("transfer case with unknown operation_type (copy_h2d, copy_d2h, copy_p2p, all_reduce, all_gather, "
+                        "reduce_scatter, broadcast)");
+        else if (need != 0 && std::max<uint32_t>(n, 1) != need)
+            p.push_back(std::string(c.operation_type) + " needs " + std::to_string(need) + " device(s), the case names " +
+                        std::to_string(std::max<uint32_t>(n, 1)));
+        if (!(c.bytes > 0)) p.push_back("transfer case with bytes not > 0");
+    }
+    return joined(p);
+}
+
 std::string case_problems(const calib_case_info& c) {
     std::vector<std::string> p;
     if (!nonempty(c.name)) p.push_back("empty or NULL name");
     else if (has_space_or_control(c.name)) p.push_back("name contains whitespace or control characters");
     if (!nonempty(c.operation_type)) p.push_back("empty or NULL operation_type");
     if (!nonempty(c.precision)) p.push_back("empty or NULL precision");
-    if (c.family != CALIB_FAMILY_COMPUTE && c.family != CALIB_FAMILY_MEMORY && c.family != CALIB_FAMILY_FUSION)
+    if (c.family != CALIB_FAMILY_COMPUTE && c.family != CALIB_FAMILY_MEMORY && c.family != CALIB_FAMILY_FUSION &&
+        c.family != CALIB_FAMILY_TRANSFER)
         p.push_back("unknown family " + std::to_string(c.family));
     shape_problems(c, p);
     if (!std::isfinite(c.flops) || c.flops < 0) p.push_back("flops not finite and >= 0");

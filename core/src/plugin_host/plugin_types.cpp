@@ -7,6 +7,7 @@ const char* to_string(Family f) {
         case Family::compute: return "compute";
         case Family::memory: return "memory";
         case Family::fusion: return "fusion";
+        case Family::transfer: return "transfer";
     }
     return "unknown";
 }

@@ -36,6 +36,9 @@ void put_record(Writer& w, const PluginRecord& r) {
     w.u16(r.abi_major).u16(r.abi_minor);
     w.u8(static_cast<uint8_t>(r.device_kind)).str(r.device_name);
     w.u8(r.device_available ? 1 : 0).str(r.unavailable_reason);
+    w.u32(static_cast<uint32_t>(r.devices.size()));
+    for (const DeviceInfo& d : r.devices)
+        w.u8(static_cast<uint8_t>(d.kind)).str(d.name).u8(d.available ? 1 : 0).str(d.unavailable_reason).str(d.bus_id);
     w.u32(static_cast<uint32_t>(r.cases.size()));
     for (const CaseInfo& c : r.cases) {
         w.u32(c.index).str(c.name).u8(static_cast<uint8_t>(c.family));
@@ -45,6 +48,8 @@ void put_record(Writer& w, const PluginRecord& r) {
         w.f64(c.flops).f64(c.bytes).str(c.fusion_pattern);
         w.u8(static_cast<uint8_t>(c.fusion_role)).str(c.fusion_group).u8(c.quick ? 1 : 0);
         put_params(w, c.params);
+        w.u32(static_cast<uint32_t>(c.devices.size()));
+        for (uint32_t d : c.devices) w.u32(d);
     }
     w.u32(static_cast<uint32_t>(r.peaks.size()));
     for (const PeakInfo& p : r.peaks) w.str(p.precision).f64(p.gflops).f64(p.bandwidth_gbps).str(p.formula);
@@ -63,12 +68,24 @@ void get_record(Reader& r, PluginRecord& out) {
     out.device_available = r.u8() != 0;
     out.unavailable_reason = r.str();
     uint32_t n = r.u32();
+    if (n > 4096) throw ProtocolError("device count out of range");
+    out.devices.clear();
+    for (uint32_t i = 0; i < n; ++i) {
+        DeviceInfo d;
+        d.kind = get_enum(r, DeviceKind::other);
+        d.name = r.str();
+        d.available = r.u8() != 0;
+        d.unavailable_reason = r.str();
+        d.bus_id = r.str();
+        out.devices.push_back(std::move(d));
+    }
+    n = r.u32();
     out.cases.clear();
     for (uint32_t i = 0; i < n; ++i) {
         CaseInfo c;
         c.index = r.u32();
         c.name = r.str();
-        c.family = get_enum(r, Family::fusion);
+        c.family = get_enum(r, Family::transfer);
         c.operation_type = r.str();
         c.precision = r.str();
         uint32_t rank = r.u32();
@@ -81,6 +98,9 @@ void get_record(Reader& r, PluginRecord& out) {
         c.fusion_group = r.str();
         c.quick = r.u8() != 0;
         c.params = get_params(r);
+        uint32_t nd = r.u32();
+        if (nd > 4096) throw ProtocolError("case device count out of range");
+        for (uint32_t d = 0; d < nd; ++d) c.devices.push_back(r.u32());
         out.cases.push_back(std::move(c));
     }
     n = r.u32();

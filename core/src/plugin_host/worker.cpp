@@ -77,7 +77,8 @@ std::string with_status(const char* what, calib_status st, const char* msg) {
 }
 
 Worker::Worker(int in_fd, int out_fd) : in_(in_fd), out_(out_fd) {
-    services_.struct_size = CALIB_STRUCT_SIZE(calib_host_services, is_cancelled);
+    services_.struct_size = CALIB_STRUCT_SIZE(calib_host_services, abi_minor);
+    services_.abi_minor = CALIB_ABI_VERSION_MINOR;
     services_.reserved = 0;
     services_.host_ctx = this;
     services_.log = &Worker::log_thunk;
@@ -191,6 +192,7 @@ std::string Worker::judge_table(const calib_plugin_api& t, RejectReason& reason)
     }
     if (std::string why = contract::table_size_problem(t); !why.empty()) return why;
     if (std::string missing = contract::missing_functions(t); !missing.empty()) return "NULL: " + missing;
+    if (std::string why = contract::device_function_problems(t); !why.empty()) return why;
     if (std::string why = contract::metadata_problems(t); !why.empty()) return why;
     reason = RejectReason::none;
     return {};
@@ -200,6 +202,11 @@ void Worker::adopt_table(const calib_plugin_api& t) {
     // Our copy: the plugin's bytes up to its struct_size, zero beyond (optional members absent).
     api_ = calib_plugin_api{};
     std::memcpy(&api_, &t, std::min<std::size_t>(t.struct_size, sizeof api_));
+}
+
+bool Worker::has_devices() const {
+    return CALIB_HAS_FIELD(calib_plugin_api, get_device_at, std::min<std::size_t>(api_.struct_size, sizeof api_)) &&
+           api_.device_count != nullptr && api_.get_device_at != nullptr;
 }
 
 bool Worker::has_get_peaks() const {
@@ -232,12 +239,15 @@ void Worker::handle_open(const std::string& path) {
     send(std::move(w));
 }
 
-std::string Worker::read_device(PluginRecord& rec) {
+std::string Worker::read_one_device(int index, DeviceInfo& out) {
+    auto get = [&](calib_device_info* p) {
+        return index < 0 ? api_.get_device(ctx_, p) : api_.get_device_at(ctx_, static_cast<uint32_t>(index), p);
+    };
     Guarded<calib_device_info> g(kDeviceSize);
-    calib_status s = api_.get_device(ctx_, g.ptr());
+    calib_status s = get(g.ptr());
     // A host of an older minor may pass a smaller struct: nothing past its size may change.
     Guarded<calib_device_info> small(sizeof(uint32_t));
-    api_.get_device(ctx_, small.ptr());
+    get(small.ptr());
     const calib_device_info d = g.value();
     if (s != CALIB_OK) return "returned " + std::string(status_name(s));
     if (long at = g.touched_from(kDeviceSize); at >= 0)
@@ -246,10 +256,34 @@ std::string Worker::read_device(PluginRecord& rec) {
         return "with struct_size 4 it still wrote byte " + std::to_string(at);
     if (d.struct_size != kDeviceSize) return "changed struct_size";
     if (std::string why = contract::device_problems(d); !why.empty()) return why;
-    rec.device_kind = d.kind == CALIB_DEVICE_CPU ? DeviceKind::cpu : d.kind == CALIB_DEVICE_GPU ? DeviceKind::gpu : DeviceKind::other;
-    rec.device_name = d.name;
-    rec.device_available = d.available != 0;
-    rec.unavailable_reason = rec.device_available ? "" : d.unavailable_reason;
+    out.kind = d.kind == CALIB_DEVICE_CPU ? DeviceKind::cpu : d.kind == CALIB_DEVICE_GPU ? DeviceKind::gpu : DeviceKind::other;
+    out.name = d.name;
+    out.available = d.available != 0;
+    out.unavailable_reason = out.available ? "" : d.unavailable_reason;
+    out.bus_id = api_.abi_minor >= 1 ? str_or_empty(d.bus_id) : "";
+    return {};
+}
+
+std::string Worker::read_device(PluginRecord& rec) {
+    DeviceInfo first;
+    if (std::string why = read_one_device(-1, first); !why.empty()) return why;
+    rec.device_kind = first.kind;
+    rec.device_name = first.name;
+    rec.device_available = first.available;
+    rec.unavailable_reason = first.unavailable_reason;
+    rec.devices = {first};
+    device_count_ = 1;
+    if (!has_devices()) return {};
+    const uint32_t n = api_.device_count(ctx_);
+    if (std::string why = contract::device_count_problem(n); !why.empty()) return why;
+    for (uint32_t i = 0; i < n; ++i) {
+        DeviceInfo d;
+        if (std::string why = read_one_device(static_cast<int>(i), d); !why.empty())
+            return "get_device_at(" + std::to_string(i) + ") " + why;
+        if (i == 0 && !(d == first)) return "get_device_at(0) differs from get_device()";
+        if (i > 0) rec.devices.push_back(std::move(d));
+    }
+    device_count_ = n;
     return {};
 }
 
@@ -262,10 +296,15 @@ std::string Worker::read_case(uint32_t i, CaseInfo& out) {
     if (long at = g.touched_from(kCaseSize); at >= 0)
         return at_i + " wrote byte " + std::to_string(at) + ", beyond struct_size " + std::to_string(kCaseSize);
     const calib_case_info c = g.value();
-    if (std::string why = contract::case_problems(c); !why.empty())
+    std::string why = contract::case_problems(c);
+    if (why.empty())
+        why = contract::case_device_problems(c, api_.abi_minor >= 1 ? kCaseSize : CALIB_STRUCT_SIZE(calib_case_info, params),
+                                             api_.abi_minor, device_count_);
+    if (!why.empty())
         return "case " + std::to_string(i) + (c.name != nullptr && *c.name != '\0' ? " '" + std::string(c.name) + "'" : "") +
                ": " + why;
     out = case_of(i, c);
+    if (api_.abi_minor >= 1 && c.device_count > 0) out.devices.assign(c.devices, c.devices + c.device_count);
     return {};
 }
 

@@ -26,11 +26,14 @@ template <class T, std::size_t Count = 1>
 class Guarded {
 public:
     static constexpr unsigned char kSentinel = 0xA5;
-    // Sets struct_size in the first `entries` elements only: the rest stay pure sentinel.
+    // Sets struct_size in the first `entries` elements only, their other bytes up to struct_size zero (what
+    // a plugin of an older minor does not fill reads as absent); the rest stays pure sentinel.
     explicit Guarded(uint32_t struct_size, std::size_t entries = Count) {
         std::memset(buf_, kSentinel, sizeof buf_);
-        for (std::size_t i = 0; i < std::min(entries, Count); ++i)
+        for (std::size_t i = 0; i < std::min(entries, Count); ++i) {
+            std::memset(buf_ + i * sizeof(T), 0, std::min<std::size_t>(struct_size, sizeof(T)));
             std::memcpy(buf_ + i * sizeof(T), &struct_size, sizeof struct_size);
+        }
     }
     T* ptr() { return reinterpret_cast<T*>(buf_); }
     // Copy out (no aliasing games with the raw buffer).
@@ -51,8 +54,8 @@ private:
 };
 
 // The sizes the host declares in the structs the plugin fills.
-constexpr uint32_t kDeviceSize = CALIB_STRUCT_SIZE(calib_device_info, unavailable_reason);
-constexpr uint32_t kCaseSize = CALIB_STRUCT_SIZE(calib_case_info, params);
+constexpr uint32_t kDeviceSize = CALIB_STRUCT_SIZE(calib_device_info, bus_id);
+constexpr uint32_t kCaseSize = CALIB_STRUCT_SIZE(calib_case_info, devices);
 constexpr uint32_t kInstanceSize = CALIB_STRUCT_SIZE(calib_instance_info, params);
 constexpr uint32_t kPeakSize = CALIB_STRUCT_SIZE(calib_peak_info, formula);
 
@@ -81,6 +84,10 @@ private:
     std::string judge_table(const calib_plugin_api& t, RejectReason& reason) const;
     void adopt_table(const calib_plugin_api& t);
     bool has_get_peaks() const;
+    bool has_devices() const;  // ABI 1.1 device_count/get_device_at present
+
+    // One device read through get_device (index -1) or get_device_at.
+    std::string read_one_device(int index, DeviceInfo& out);
 
     // What the plugin describes, read through guarded buffers and judged by the contract.
     std::string read_device(PluginRecord& rec);
@@ -123,6 +130,7 @@ private:
     void* ctx_ = nullptr;
     bool initialised_ = false;
     uint32_t case_count_ = 0;
+    uint32_t device_count_ = 1;
     std::vector<CaseInfo> cases_;  // as read at open (check: the first listing)
     bool listed_ = false;          // check: the case list could be read
     std::string check_;            // check: the check under way

@@ -86,6 +86,10 @@ bool Worker::check_table(const calib_plugin_api& t) {
         verdict(CheckEventKind::fail, "NULL: " + missing);
         return false;
     }
+    if (std::string why = contract::device_function_problems(t); !why.empty()) {
+        verdict(CheckEventKind::fail, why);
+        return false;
+    }
     verdict(CheckEventKind::pass);
     begin("metadata");
     if (std::string why = contract::metadata_problems(t); !why.empty()) verdict(CheckEventKind::fail, why);
@@ -117,7 +121,8 @@ void Worker::check_device() {
     if (std::string why = read_device(rec); !why.empty()) verdict(CheckEventKind::fail, why);
     else
         verdict(CheckEventKind::pass,
-                rec.device_name + (rec.device_available ? "" : " (unavailable: " + rec.unavailable_reason + ")"));
+                rec.device_name + (rec.device_available ? "" : " (unavailable: " + rec.unavailable_reason + ")") +
+                    (rec.devices.size() > 1 ? " and " + std::to_string(rec.devices.size() - 1) + " more device(s)" : ""));
 }
 
 uint8_t Worker::check_case_list(PluginRecord& rec) {

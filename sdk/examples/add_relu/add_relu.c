@@ -304,7 +304,7 @@ static void ar_release(void* ctx, void* instance) {
 /* ---- the table and the one exported symbol -------------------------------------------------- */
 
 static const calib_plugin_api ar_api = {
-    .struct_size = CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks),
+    .struct_size = CALIB_STRUCT_SIZE(calib_plugin_api, read_device_state), /* the ABI 1.1 table */
     .abi_major = CALIB_ABI_VERSION_MAJOR,
     .abi_minor = CALIB_ABI_VERSION_MINOR,
     .id = "org.example.add_relu", /* reverse-DNS of your organisation: unique among plugins */
@@ -322,6 +322,10 @@ static const calib_plugin_api ar_api = {
     .run = ar_run,
     .release = ar_release,
     .get_peaks = NULL, /* optional: this plugin knows no better peak than the host */
+    /* ABI 1.1, optional: one device (device_count, get_device_at NULL), no state readings. */
+    .device_count = NULL,
+    .get_device_at = NULL,
+    .read_device_state = NULL,
 };
 
 CALIB_PLUGIN_ENTRY { return &ar_api; }

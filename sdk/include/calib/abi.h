@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define CALIB_ABI_VERSION_MAJOR 1
-#define CALIB_ABI_VERSION_MINOR 0
+#define CALIB_ABI_VERSION_MINOR 1
 
 /* Size of `type` up to and including `last_field`: what struct_size must say for a struct whose
  * last known field is `last_field`. */

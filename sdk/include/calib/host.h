@@ -14,7 +14,7 @@ typedef int32_t calib_log_level;
 #define CALIB_LOG_ERROR 3
 
 typedef struct calib_host_services {
-    uint32_t struct_size; /* CALIB_STRUCT_SIZE(calib_host_services, is_cancelled) in ABI 1.0 */
+    uint32_t struct_size; /* CALIB_STRUCT_SIZE(calib_host_services, abi_minor) in ABI 1.1 (is_cancelled in 1.0) */
     uint32_t reserved;    /* zero */
     void* host_ctx;       /* opaque; pass back to every function below */
 
@@ -24,6 +24,12 @@ typedef struct calib_host_services {
     /* Non-zero once the host wants the run to stop. Long set-up work (allocation, verification)
      * should poll it and return CALIB_CANCELLED. Never NULL. */
     int32_t (*is_cancelled)(void* host_ctx);
+
+    /* ABI 1.1: the host's CALIB_ABI_VERSION_MINOR. A 1.0 host's struct ends before it, so a plugin reads
+     * it only when CALIB_HAS_FIELD(calib_host_services, abi_minor, struct_size); absent means 0. A plugin
+     * shows a host only what that minor knows: no CALIB_FAMILY_TRANSFER case and no case on a device
+     * other than 0 for a 1.0 host (the C++ helper hides them). */
+    uint32_t abi_minor;
 } calib_host_services;
 
 #endif /* CALIB_HOST_H */

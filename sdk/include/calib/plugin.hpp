@@ -44,6 +44,25 @@ struct CaseSpec {
     std::string fusion_group;
     bool quick = false;  // part of the --quick selection
     Params params;       // origin key params, e.g. {"matrix_size", "1024"}
+    // ABI 1.1: indices into Plugin::devices() this case uses; empty means device 0. Transfer cases
+    // (CALIB_FAMILY_TRANSFER) and cases off device 0 are hidden from a 1.0 host.
+    std::vector<uint32_t> devices;
+};
+
+// ABI 1.1: one device of a plugin that measures several.
+struct DeviceSpec {
+    calib_device_kind kind = CALIB_DEVICE_CPU;
+    std::string name;
+    std::string unavailable_reason;  // empty: it can be measured
+    std::string bus_id;
+};
+
+// ABI 1.1: conditions read now (calib_device_state); `valid` holds CALIB_STATE_* bits.
+struct DeviceState {
+    uint32_t valid = 0;
+    double energy_joules = 0, power_watts = 0, power_limit_watts = 0;
+    double sm_clock_mhz = 0, memory_clock_mhz = 0, temperature_c = 0;
+    uint32_t throttle = 0;  // CALIB_THROTTLE_*
 };
 
 // One prepared case. run() executes the kernel `iterations` times and returns elapsed seconds.
@@ -79,6 +98,16 @@ public:
     virtual std::vector<CaseSpec> cases() = 0;
     virtual std::unique_ptr<Instance> prepare(const CaseSpec& spec) = 0;
     virtual std::vector<Peak> peaks() { return {}; }
+    // ABI 1.1: every device, index 0 first. The default is the one device described above.
+    virtual std::vector<DeviceSpec> devices() const {
+        return {DeviceSpec{device_kind(), device_name(), unavailable_reason(), {}}};
+    }
+    // ABI 1.1: fill `out` for device `device` and return true; false when nothing can be read.
+    virtual bool read_state(uint32_t device, DeviceState& out) {
+        (void)device;
+        (void)out;
+        return false;
+    }
 
     void log(calib_log_level level, const std::string& message) const {
         if (host_ != nullptr) host_->log(host_->host_ctx, level, message.c_str());
@@ -139,11 +168,26 @@ inline std::vector<calib_param> c_params(const Params& p) {
 
 struct Context {
     std::unique_ptr<Plugin> plugin;
-    std::vector<CaseSpec> cases;
+    std::vector<CaseSpec> cases;  // those the host's minor knows, in the plugin's order
     std::vector<std::vector<calib_param>> case_params;
-    std::string device_name, unavailable;
+    std::vector<DeviceSpec> devices;  // at least one
     std::vector<Peak> peaks;
 };
+
+// A host of ABI 1.0 passes a calib_host_services without abi_minor.
+inline uint32_t host_minor(const calib_host_services* host) {
+    if (host == nullptr || !CALIB_HAS_FIELD(calib_host_services, abi_minor, host->struct_size)) return 0;
+    return host->abi_minor;
+}
+
+// What a host of `minor` understands: 1.0 knows neither transfers nor devices beyond 0.
+inline bool visible_to(const CaseSpec& s, uint32_t minor) {
+    if (minor >= 1) return true;
+    if (s.family == CALIB_FAMILY_TRANSFER) return false;
+    for (uint32_t d : s.devices)
+        if (d != 0) return false;
+    return true;
+}
 
 struct InstanceBox {
     std::unique_ptr<Instance> instance;
@@ -158,9 +202,14 @@ struct Adapter {
             auto c = std::make_unique<Context>();
             c->plugin = std::make_unique<P>();
             c->plugin->attach_host(host);
-            c->device_name = c->plugin->device_name();
-            c->unavailable = c->plugin->unavailable_reason();
-            c->cases = c->plugin->cases();
+            c->devices = c->plugin->devices();
+            if (c->devices.empty()) fail(CALIB_ERROR, "devices() returned no device");
+            const uint32_t minor = host_minor(host);
+            for (auto& cs : c->plugin->cases()) {
+                for (uint32_t d : cs.devices)
+                    if (d >= c->devices.size()) fail(CALIB_ERROR, "case " + cs.name + " names device " + std::to_string(d));
+                if (visible_to(cs, minor)) c->cases.push_back(std::move(cs));
+            }
             for (const auto& cs : c->cases) c->case_params.push_back(c_params(cs.params));
             c->peaks = c->plugin->peaks();
             *ctx = c.release();
@@ -169,15 +218,45 @@ struct Adapter {
     }
     static void shutdown(void* ctx) noexcept { delete static_cast<Context*>(ctx); }
 
-    static calib_status get_device(void* ctx, calib_device_info* out) {
+    static calib_status get_device(void* ctx, calib_device_info* out) { return get_device_at(ctx, 0, out); }
+
+    static uint32_t device_count(void* ctx) {
+        return static_cast<uint32_t>(static_cast<Context*>(ctx)->devices.size());
+    }
+
+    static calib_status get_device_at(void* ctx, uint32_t device, calib_device_info* out) {
         auto* c = static_cast<Context*>(ctx);
-        if (out == nullptr || !CALIB_HAS_FIELD(calib_device_info, unavailable_reason, out->struct_size))
+        if (out == nullptr || device >= c->devices.size() ||
+            !CALIB_HAS_FIELD(calib_device_info, unavailable_reason, out->struct_size))
             return CALIB_INVALID_ARGUMENT;
-        out->kind = c->plugin->device_kind();
-        out->name = c->device_name.c_str();
-        out->available = c->unavailable.empty() ? 1 : 0;
-        out->unavailable_reason = c->unavailable.c_str();
+        const DeviceSpec& d = c->devices[device];
+        out->kind = d.kind;
+        out->name = d.name.c_str();
+        out->available = d.unavailable_reason.empty() ? 1 : 0;
+        out->unavailable_reason = d.unavailable_reason.c_str();
+        if (CALIB_HAS_FIELD(calib_device_info, bus_id, out->struct_size)) out->bus_id = d.bus_id.c_str();
         return CALIB_OK;
+    }
+
+    static calib_status read_device_state(void* ctx, uint32_t device, calib_device_state* out) {
+        auto* c = static_cast<Context*>(ctx);
+        if (out == nullptr || device >= c->devices.size() ||
+            !CALIB_HAS_FIELD(calib_device_state, throttle, out->struct_size))
+            return CALIB_INVALID_ARGUMENT;
+        calib_message none{nullptr, 0};
+        return guard(none, [&] {
+            DeviceState st;
+            if (!c->plugin->read_state(device, st)) return CALIB_UNSUPPORTED;
+            out->valid = st.valid;
+            out->energy_joules = st.energy_joules;
+            out->power_watts = st.power_watts;
+            out->power_limit_watts = st.power_limit_watts;
+            out->sm_clock_mhz = st.sm_clock_mhz;
+            out->memory_clock_mhz = st.memory_clock_mhz;
+            out->temperature_c = st.temperature_c;
+            out->throttle = st.throttle;
+            return CALIB_OK;
+        });
     }
 
     static uint32_t case_count(void* ctx) {
@@ -206,6 +285,10 @@ struct Adapter {
             out->fusion_group = s.fusion_group.empty() ? nullptr : s.fusion_group.c_str();
             out->param_count = static_cast<uint32_t>(c->case_params[index].size());
             out->params = c->case_params[index].data();
+            if (CALIB_HAS_FIELD(calib_case_info, devices, out->struct_size)) {
+                out->device_count = static_cast<uint32_t>(s.devices.size());
+                out->devices = s.devices.empty() ? nullptr : s.devices.data();
+            }
             return CALIB_OK;
         });
     }
@@ -214,7 +297,11 @@ struct Adapter {
         return guard(err, [&] {
             auto* c = static_cast<Context*>(ctx);
             if (instance == nullptr || index >= c->cases.size()) fail(CALIB_INVALID_ARGUMENT, "bad case index");
-            if (!c->unavailable.empty()) fail(CALIB_UNAVAILABLE, c->unavailable);
+            const CaseSpec& s = c->cases[index];
+            if (s.devices.empty() && !c->devices[0].unavailable_reason.empty())
+                fail(CALIB_UNAVAILABLE, c->devices[0].unavailable_reason);
+            for (uint32_t d : s.devices)
+                if (!c->devices[d].unavailable_reason.empty()) fail(CALIB_UNAVAILABLE, c->devices[d].unavailable_reason);
             auto box = std::make_unique<InstanceBox>();
             box->instance = c->plugin->prepare(c->cases[index]);
             if (!box->instance) fail(CALIB_ERROR, "prepare returned no instance");
@@ -272,7 +359,7 @@ const calib_plugin_api* make_api(const char* id, const char* name, const char* v
                                  const char* vendor, const char* description) {
     using A = detail::Adapter<P>;
     static const calib_plugin_api api = {
-        CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks),
+        CALIB_STRUCT_SIZE(calib_plugin_api, read_device_state),
         CALIB_ABI_VERSION_MAJOR,
         CALIB_ABI_VERSION_MINOR,
         id,
@@ -290,6 +377,9 @@ const calib_plugin_api* make_api(const char* id, const char* name, const char* v
         &A::run,
         &A::release,
         &A::get_peaks,
+        &A::device_count,
+        &A::get_device_at,
+        &A::read_device_state,
     };
     return &api;
 }

@@ -77,10 +77,18 @@ TEST_CASE("contract: table sizes, PJRT style", "[contract]") {
     calib_plugin_api t{};
     t.abi_major = CALIB_ABI_VERSION_MAJOR;
     t.abi_minor = CALIB_ABI_VERSION_MINOR;
-    const uint32_t exact = CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks);
+    const uint32_t exact = CALIB_STRUCT_SIZE(calib_plugin_api, read_device_state);
     t.struct_size = exact;
     CHECK(contract::version_problem(t).empty());
     CHECK(contract::table_size_problem(t).empty());
+    // A 1.0 table ends at get_peaks; declaring 1.1 it is too short, declaring 1.0 the 1.1 size is wrong.
+    t.struct_size = CALIB_STRUCT_SIZE(calib_plugin_api, get_peaks);
+    CHECK_THAT(contract::table_size_problem(t), Catch::Contains("differs"));
+    t.abi_minor = 0;
+    CHECK(contract::table_size_problem(t).empty());
+    t.struct_size = exact;
+    CHECK_THAT(contract::table_size_problem(t), Catch::Contains("differs"));
+    t.abi_minor = CALIB_ABI_VERSION_MINOR;
     t.struct_size = CALIB_STRUCT_SIZE(calib_plugin_api, release);
     CHECK_THAT(contract::table_size_problem(t), Catch::Contains("<"));
     t.struct_size = exact + 8;  // inexact for a minor the host knows

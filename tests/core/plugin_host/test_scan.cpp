@@ -41,8 +41,11 @@ TEST_CASE("scan: the good fixture loads with metadata, device, cases and peaks",
     CHECK(r.version == "1.2.3");
     CHECK(r.vendor == "calib tests");
     CHECK(r.abi_major == CALIB_ABI_VERSION_MAJOR);
-    CHECK(r.abi_minor == CALIB_ABI_VERSION_MINOR);
+    CHECK(r.abi_minor == 0);  // the C fixture is an ABI 1.0 plugin
     CHECK(r.device_kind == calib::core::DeviceKind::cpu);
+    REQUIRE(r.devices.size() == 1);
+    CHECK(r.devices[0].name == "fixture cpu");
+    for (const auto& c : r.cases) CHECK(c.devices.empty());
     CHECK(r.device_name == "fixture cpu");
     CHECK(r.device_available);
 

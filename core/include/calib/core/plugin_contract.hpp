@@ -36,7 +36,18 @@ std::string metadata_problems(const calib_plugin_api& t);
 
 // ---- what the plugin fills --------------------------------------------------------------------
 std::string device_problems(const calib_device_info& d);
+// ABI 1.1 members of the table: device_count and get_device_at both NULL or both set.
+std::string device_function_problems(const calib_plugin_api& t);
+// A plausible device_count() (1 .. kMaxDevices).
+std::string device_count_problem(uint32_t count);
 std::string case_problems(const calib_case_info& c);
+// ABI 1.1 parts of a case of a plugin of minor `plugin_minor` with `device_count` devices: the device
+// list (indices in range, distinct), and a transfer case's operation, device count and bytes. Fields
+// beyond `struct_size` are not read (a 1.0 layout has neither).
+std::string case_device_problems(const calib_case_info& c, uint32_t struct_size, uint16_t plugin_minor,
+                                 uint32_t device_count);
+// The transfer operations of ABI 1.1 and how many devices each takes (0: a group of one or more).
+bool known_transfer(const std::string& operation_type, uint32_t* devices = nullptr);
 std::string instance_problems(const calib_instance_info& i);
 std::string peak_problems(const calib_peak_info& p);
 // A run's reported time: finite and > 0. The text begins "reported <t> s".
@@ -51,5 +62,6 @@ std::string fusion_pair_problems(const std::vector<CaseInfo>& cases, std::size_t
 // Plausibility bounds on counts a plugin reports.
 constexpr uint32_t kMaxCases = 100000;
 constexpr uint32_t kMaxPeaks = 64;
+constexpr uint32_t kMaxDevices = 64;
 
 }  // namespace calib::core::contract

@@ -11,7 +11,7 @@ namespace calib::core {
 
 using ParamList = std::vector<std::pair<std::string, std::string>>;
 
-enum class Family { compute, memory, fusion };
+enum class Family { compute, memory, fusion, transfer };  // transfer: ABI 1.1
 enum class FusionRole { none, fused, unfused };
 enum class DeviceKind { cpu, gpu, other };
 
@@ -33,7 +33,10 @@ struct CaseInfo {
     std::string fusion_group;
     bool quick = false;
     ParamList params;
+    std::vector<uint32_t> devices;  // ABI 1.1: the plugin's devices this case uses; empty means device 0
     bool operator==(const CaseInfo&) const = default;
+    // The devices, device 0 when the case names none.
+    std::vector<uint32_t> device_list() const { return devices.empty() ? std::vector<uint32_t>{0} : devices; }
 };
 
 struct InstanceInfo {
@@ -50,6 +53,16 @@ struct PeakInfo {
     double gflops = 0;
     double bandwidth_gbps = 0;
     std::string formula;
+};
+
+// One device of a plugin (ABI 1.1: a plugin may measure several; a 1.0 plugin has one).
+struct DeviceInfo {
+    DeviceKind kind = DeviceKind::other;
+    std::string name;
+    bool available = true;
+    std::string unavailable_reason;
+    std::string bus_id;
+    bool operator==(const DeviceInfo&) const = default;
 };
 
 // Why a candidate file was skipped (discovery/loading), or "" when it loaded.
@@ -80,6 +93,7 @@ struct PluginRecord {
     std::string device_name;
     bool device_available = true;
     std::string unavailable_reason;
+    std::vector<DeviceInfo> devices;  // every device, index 0 the one described by device_* above
     std::vector<CaseInfo> cases;
     std::vector<PeakInfo> peaks;
 };
