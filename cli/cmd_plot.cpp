@@ -8,6 +8,7 @@
 
 #include "calib/core/profile.hpp"
 #include "calib/core/profile_sections.hpp"
+#include "calib/core/topology.hpp"
 #include "options.hpp"
 
 namespace calib::cli {
@@ -182,6 +183,81 @@ void write_legend(Chart& c, const std::map<std::string, std::ostringstream>& poi
     c.s << "</g>\n</svg>\n";
 }
 
+// Bandwidth against message size, log-log: one line per link (algbw) and per collective (busbw), the
+// measured points as dots and the alpha-beta fit as a dashed line.
+std::string render_transfers(const core::Topology& t, const std::string& title) {
+    struct Line {
+        std::string label;
+        std::vector<std::pair<double, double>> pts;  // bytes, GB/s
+        core::AlphaBeta fit;
+        double bus = 1;
+    };
+    std::vector<Line> lines;
+    for (const auto& l : t.links) {
+        Line line{(l.from == "host" ? "H2D " : l.to == "host" ? "D2H " : "P2P ") + l.from + "->" + l.to +
+                      (l.memory.empty() ? "" : " " + l.memory),
+                  {}, l.fit, 1};
+        for (const auto& p : l.points) line.pts.emplace_back(p.bytes, p.gbps);
+        lines.push_back(std::move(line));
+    }
+    for (const auto& c : t.collectives) {
+        Line line{c.operation + " x" + std::to_string(c.ranks) + " (busbw)", {}, c.fit, core::bus_factor(c.operation, c.ranks)};
+        for (const auto& p : c.points) line.pts.emplace_back(p.bytes, p.busbw_gbps.value_or(p.gbps));
+        lines.push_back(std::move(line));
+    }
+    double x0 = 1e300, x1 = 0, y1 = 1;
+    for (const auto& l : lines)
+        for (const auto& [b, g] : l.pts) x0 = std::min(x0, b), x1 = std::max(x1, b), y1 = std::max(y1, g);
+    if (x1 <= 0) x0 = 1024, x1 = 1 << 30;
+    if (x1 <= x0) x1 = x0 * 2;
+    Axes ax;
+    ax.x0 = x0 / 1.5;
+    ax.x1 = x1 * 1.5;
+    ax.y1 = std::pow(10, std::ceil(std::log10(y1 * 1.5)));
+    ax.y0 = ax.y1 / 1e5;
+    std::ostringstream s;
+    s << R"(<?xml version="1.0" encoding="UTF-8"?>)" << "\n"
+      << R"(<svg xmlns="http://www.w3.org/2000/svg" width="1100" height="600" viewBox="0 0 1100 600" font-family="sans-serif" font-size="12">)"
+      << "\n<title>Transfers: " << esc(title) << "</title>\n"
+      << R"(<rect width="1100" height="600" fill="white"/>)" << "\n"
+      << "<text x=\"" << ax.left << "\" y=\"24\" font-size=\"15\">Bandwidth against message size: " << esc(title) << "</text>\n"
+      << "<rect x=\"" << ax.left << "\" y=\"" << ax.top << "\" width=\"" << ax.width << "\" height=\"" << ax.height
+      << "\" fill=\"none\" stroke=\"#444\"/>\n";
+    for (double b = 1; b <= ax.x1; b *= 4)
+        if (b >= ax.x0)
+            s << "<text x=\"" << fmt(ax.X(b)) << "\" y=\"" << fmt(ax.top + ax.height + 16) << "\" text-anchor=\"middle\">"
+              << esc(core::bytes_text(b)) << "</text>\n";
+    for (double g = ax.y0; g <= ax.y1 * 1.0001; g *= 10)
+        s << "<text x=\"" << fmt(ax.left - 6) << "\" y=\"" << fmt(ax.Y(g) + 4) << "\" text-anchor=\"end\">" << g << "</text>\n";
+    s << "<text x=\"" << fmt(ax.left + ax.width / 2) << "\" y=\"" << fmt(ax.top + ax.height + 36)
+      << "\" text-anchor=\"middle\">message size (bytes)</text>\n"
+      << "<text x=\"20\" y=\"" << fmt(ax.top + ax.height / 2) << "\" transform=\"rotate(-90 20 " << fmt(ax.top + ax.height / 2)
+      << ")\" text-anchor=\"middle\">GB/s</text>\n";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        const Line& l = lines[i];
+        std::string measured, fitted;
+        for (const auto& [b, g] : l.pts) {
+            if (!(g > 0)) continue;
+            measured += fmt(ax.X(b)) + "," + fmt(ax.Y(std::max(g, ax.y0))) + " ";
+            s << "<circle cx=\"" << fmt(ax.X(b)) << "\" cy=\"" << fmt(ax.Y(std::max(g, ax.y0))) << "\" r=\"3\" fill=\"" << colour(i)
+              << "\"/>\n";
+        }
+        if (l.fit.ok)
+            for (double b = x0; b <= x1 * 1.0001; b *= 1.25) {
+                const double g = b / core::predict_seconds(l.fit, b) / 1e9 * l.bus;
+                fitted += fmt(ax.X(b)) + "," + fmt(ax.Y(std::max(g, ax.y0))) + " ";
+            }
+        s << "<polyline points=\"" << measured << "\" fill=\"none\" stroke=\"" << colour(i) << "\"/>\n";
+        if (!fitted.empty())
+            s << "<polyline points=\"" << fitted << "\" fill=\"none\" stroke=\"" << colour(i) << "\" stroke-dasharray=\"4 3\"/>\n";
+        s << "<text x=\"" << fmt(ax.left + ax.width + 20) << "\" y=\"" << fmt(ax.top + 14 + 16.0 * static_cast<double>(i))
+          << "\" fill=\"" << colour(i) << "\">" << esc(l.label) << "</text>\n";
+    }
+    s << "<text x=\"" << fmt(ax.left + ax.width + 20) << "\" y=\"" << fmt(ax.top + ax.height)
+      << "\" fill=\"#444\">dots: measured; dashed: alpha-beta fit</text>\n</svg>\n";
+    return s.str();
+}
+
 }  // namespace
 
 std::string render_roofline(const core::Profile& p) {
@@ -198,13 +274,25 @@ std::string render_roofline(const core::Profile& p) {
 
 int cmd_plot(const Args& args) {
     std::string file, output;
-    po::options_description desc("calib-host plot FILE --output roofline.svg: roofline chart as SVG");
-    desc.add_options()("help,h", "this help")("output,o", po::value(&output), "SVG file to write");
+    bool topology = false;
+    po::options_description desc(
+        "calib-host plot FILE --output roofline.svg: roofline chart as SVG\n"
+        "calib-host plot FILE --topology --output transfers.svg: bandwidth against message size per link and "
+        "collective");
+    desc.add_options()("help,h", "this help")("output,o", po::value(&output), "SVG file to write")(
+        "topology", po::bool_switch(&topology), "plot the topology section (links, collectives)");
     po::variables_map vm;
     if (int code = 0; !parse_file_command(args, desc, file, vm, code)) return code;
     if (output.empty()) return usage_error("missing --output FILE.svg");
     try {
-        core::save_text_atomic(output, render_roofline(core::load_profile(file)));
+        const core::Profile p = core::load_profile(file);
+        if (topology) {
+            const auto* v = p.extensions.if_contains("topology");
+            if (v == nullptr) return usage_error(file + " has no topology section (no transfer cases were measured)");
+            core::save_text_atomic(output, render_transfers(core::read_topology(*v), p.metadata.hardware_name));
+        } else {
+            core::save_text_atomic(output, render_roofline(p));
+        }
     } catch (const std::exception& e) {
         return usage_error(e.what());
     }

@@ -163,7 +163,7 @@ po::options_description run_options(RunArgs& a) {
         "peak-bandwidth", po::value(&a.peak_bandwidth), "theoretical memory bandwidth GB/s")(
         "output,o", po::value(&a.output), "write the profile here (atomically)")(
         "quick", po::bool_switch(&a.quick), "quick shapes and budgets")(
-        "operations", po::value(&a.operations)->composing(), "comma list of: matmul, memory")(
+        "operations", po::value(&a.operations)->composing(), "comma list of: matmul, memory, transfer")(
         "fusion-patterns", po::value(&a.fusion)->composing(),
         "comma list of fusion categories (linear, conv, attention), pattern names, or all")(
         "filter", po::value(&a.filter), "only cases whose name matches this regular expression")(

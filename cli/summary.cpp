@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "calib/core/profile_sections.hpp"
+#include "calib/core/topology.hpp"
 
 namespace calib::cli {
 namespace {
@@ -243,6 +244,63 @@ void print_fusion(Report& r) {
     }
 }
 
+// The topology (ABI 1.1 transfer cases): host links per device, the P2P link matrix (beta GB/s, alpha
+// us, link kind), collectives by group size.
+void print_topology(Report& r) {
+    const auto* v = r.p.extensions.if_contains("topology");
+    if (v == nullptr) return;
+    const core::Topology t = core::read_topology(*v);
+    if (t.links.empty() && t.collectives.empty()) return;
+    r.os << "\nTopology (alpha-beta fits, t = alpha + bytes / beta; largest size measured in brackets)\n";
+    std::vector<std::string> devices;  // "0", "1", ... as links name them
+    for (const auto& d : t.devices) {
+        r.os << "  device " << d.index << ": " << d.name << (d.bus_id.empty() ? "" : " (" + d.bus_id + ")") << "\n";
+        devices.push_back(std::to_string(d.index));
+    }
+    auto largest = [](const core::TopologyLink& l) {
+        return l.points.empty() ? std::string("-") : fixed(l.points.back().gbps, 1) + " @ " + core::bytes_text(l.points.back().bytes);
+    };
+    bool host_header = false;
+    for (const auto& l : t.links) {
+        if (l.operation == "copy_p2p") continue;
+        if (!host_header) {
+            r.os << "  " << pad("host link", 16) << pad("memory", 10) << rpad("alpha us", 10) << rpad("beta GB/s", 11)
+                 << rpad("resid.", 8) << "  measured GB/s\n";
+            host_header = true;
+        }
+        r.os << "  " << pad(l.from + " -> " + l.to, 16) << pad(l.memory.empty() ? "-" : l.memory, 10)
+             << rpad(fixed(l.fit.alpha_us, 1), 10) << rpad(fixed(l.fit.beta_gbps, 1), 11)
+             << rpad(fixed(l.fit.residual * 100, 1) + "%", 8) << "  " << largest(l) << "\n";
+    }
+    bool any_p2p = false;
+    for (const auto& l : t.links) any_p2p = any_p2p || l.operation == "copy_p2p";
+    if (any_p2p) {
+        r.os << "  P2P link matrix, from (row) to (column): beta GB/s / alpha us / kind\n  " << pad("", 6);
+        for (const auto& to : devices) r.os << pad(to, 24);
+        r.os << "\n";
+        for (const auto& from : devices) {
+            r.os << "  " << pad(from, 6);
+            for (const auto& to : devices) {
+                const core::TopologyLink* l = from == to ? nullptr : core::find_link(t, from, to);
+                std::string cell = from == to ? "-" : l == nullptr ? "not measured" : fixed(l->fit.beta_gbps, 1) + " / " +
+                                                                          fixed(l->fit.alpha_us, 1) + " / " +
+                                                                          (l->kind.empty() ? "?" : l->kind);
+                if (l != nullptr && l->peer_access && !*l->peer_access) cell += " (no peer access)";
+                r.os << pad(cell, 24);
+            }
+            r.os << "\n";
+        }
+    }
+    if (!t.collectives.empty()) {
+        r.os << "  " << pad("collective", 16) << rpad("ranks", 6) << rpad("alpha us", 10) << rpad("algbw GB/s", 12)
+             << rpad("busbw GB/s", 12) << rpad("resid.", 8) << "\n";
+        for (const auto& c : t.collectives)
+            r.os << "  " << pad(c.operation, 16) << rpad(count(c.ranks), 6) << rpad(fixed(c.fit.alpha_us, 1), 10)
+                 << rpad(fixed(c.fit.beta_gbps, 1), 12) << rpad(fixed(c.bus_beta_gbps, 1), 12)
+                 << rpad(fixed(c.fit.residual * 100, 1) + "%", 8) << "\n";
+    }
+}
+
 void print_warnings(Report& r) {
     if (r.displaced_records > 0)
         r.warnings.push_back(std::to_string(r.displaced_records) +
@@ -282,6 +340,7 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     print_memory(r);
     print_curves(r);
     print_fusion(r);
+    print_topology(r);
     print_warnings(r);
 }
 

@@ -439,7 +439,8 @@ struct Schema<CaseOrigin> {
     using T = CaseOrigin;
     static constexpr auto fields =
         std::make_tuple(field("operation", &T::operation), field("precision", &T::precision),
-                        field("device", &T::device), field("plugin", &T::plugin), field("case", &T::case_name));
+                        field("device", &T::device), field("device_index", &T::device_index), field("plugin", &T::plugin),
+                        field("case", &T::case_name));
 };
 template <>
 struct Schema<InstanceFacts> {

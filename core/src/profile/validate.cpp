@@ -3,6 +3,7 @@
 #include <map>
 #include <cmath>
 
+#include "calib/core/topology.hpp"
 #include "calib/vocabulary.h"
 #include "reader.hpp"
 #include "schema.hpp"
@@ -170,6 +171,8 @@ void check_extensions(const json::object& ext, std::vector<std::string>& out) {
         if (const auto* c = run->get_object().if_contains("complete"); c && !c->is_bool())
             out.push_back(std::string("run.complete: expected bool, got ") + detail::kind_name(*c));
     }
+    if (const auto* t = ext.if_contains("topology"))
+        for (auto& problem : validate_topology(*t)) out.push_back(std::move(problem));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "calib/core/profile_sections.hpp"
 #include "calib/core/run.hpp"
+#include "calib/core/topology.hpp"
 
 namespace calib::core::build {
 
@@ -41,6 +42,7 @@ struct Outcomes {
     std::vector<const CaseOutcome*> copies;   // memory cases of an origin type: bandwidth records
     std::vector<const CaseOutcome*> sweep;    // memory sweep points
     std::vector<const CaseOutcome*> fusion;   // measured fusion pairs
+    std::vector<const CaseOutcome*> transfers;  // ABI 1.1 transfer cases: the topology section
     std::vector<const CaseOutcome*> failed;   // everything that did not end ok
 };
 Outcomes partition(const RunResult& r);
@@ -104,6 +106,8 @@ PrecisionResult precisions(const RunResult& r, const std::string& hardware_name,
 std::vector<PluginEntry> plugin_entries(const RunResult& r);
 // Efficiency curves of the primary device (build_curves.cpp); none without a measured peak.
 std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& parts, const Judge& judge);
+// The topology section from the transfer cases and the devices of multi-device plugins (build_topology.cpp).
+Topology topology(const RunResult& r, const std::vector<const CaseOutcome*>& transfers);
 std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& failed);
 RunSection run_section(const RunResult& r, const RunOptions& o);
 boost::json::object host_section(const HostInfo& h);

@@ -73,6 +73,7 @@ Outcomes partition(const RunResult& r) {
     for (const auto& out : r.outcomes) {
         if (!ending_of(out).ok) parts.failed.push_back(&out);
         else if (out.pair) parts.fusion.push_back(&out);
+        else if (out.info.family == Family::transfer) parts.transfers.push_back(&out);
         else if (out.info.family == Family::memory && !is_origin_operation(out.info.operation_type))
             parts.sweep.push_back(&out);
         else if (out.info.family == Family::memory) parts.copies.push_back(&out);

@@ -29,6 +29,7 @@ OperationRecord base_record(const CaseOutcome& c, bool own_operation) {
     if (own_operation) origin.operation = ci.operation_type;
     origin.precision = ci.precision;
     origin.device = c.device_name;
+    if (!ci.devices.empty()) origin.device_index = ci.devices.front();
     origin.plugin = c.plugin_id;
     origin.case_name = ci.name;
     append(e, origin);

@@ -48,6 +48,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     s.precision_support = std::move(prec.support);
     s.efficiency_curves = efficiency_curves(parts, judge);
     write_sections(s, p);
+    if (Topology t = topology(r, parts.transfers); !t.empty()) p.extensions["topology"] = to_json(t);
     return p;
 }
 

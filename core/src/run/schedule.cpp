@@ -134,6 +134,8 @@ CaseOutcome Scheduler::outcome_for(const PluginRecord& plugin, const Selected& s
     out.plugin_id = plugin.id;
     out.plugin_path = plugin.path;
     out.device_name = plugin.device_name;
+    // ABI 1.1: a case on another of the plugin's devices carries that device's name.
+    if (const uint32_t d = s.primary->device_list().front(); d > 0 && d < plugin.devices.size()) out.device_name = plugin.devices[d].name;
     out.info = *s.primary;
     if (s.unfused != nullptr) out.unfused = *s.unfused;
     return out;

@@ -21,6 +21,7 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 // The --operations name a non-fusion case belongs to.
 std::string operation_category(const CaseInfo& c) {
     if (c.family == Family::memory) return "memory";
+    if (c.family == Family::transfer) return "transfer";
     return c.operation_type;
 }
 
@@ -74,7 +75,7 @@ std::vector<Selected> select_cases(const RunOptions& o, const PluginRecord& p) {
 
 }  // namespace detail
 
-std::vector<std::string> operation_names() { return {"matmul", "memory"}; }
+std::vector<std::string> operation_names() { return {"matmul", "memory", "transfer"}; }
 
 std::string fusion_category(const std::string& pattern) {
     std::string l = lower(pattern);

@@ -56,7 +56,9 @@ struct SampleFacts {
 struct CaseOrigin {
     std::optional<std::string> operation;  // the case's own type, on "unknown" records
     std::string precision = "fp32";        // storage precision
-    std::string device, plugin, case_name;
+    std::string device;
+    std::optional<int64_t> device_index;  // ABI 1.1: the plugin's device index, when it has several
+    std::string plugin, case_name;
 };
 // What the plugin said about the instance it timed (its own params follow in extra_params).
 struct InstanceFacts {
