@@ -153,7 +153,7 @@ void add_gemm_cases(std::vector<CaseEntry>& out) {
             if (math == "fp8_e4m3") c.params.emplace_back("output_precision", "bf16");
             // fp8 cuBLASLt kernels need B as N x K ("TN"); the others use torch.matmul's K x N.
             c.params.emplace_back("b_layout", math == "fp8_e4m3" ? "NxK" : "KxN");
-            e.def = {Kind::gemm, math, s.m, s.k, s.n, 0, Pattern::bias, CALIB_ROLE_NONE};
+            e.def = {Kind::gemm, math, s.m, s.k, s.n, 0, Pattern::bias, CALIB_ROLE_NONE, {}};
             out.push_back(std::move(e));
         }
     }
@@ -194,7 +194,7 @@ void add_memory_cases(std::vector<CaseEntry>& out, int64_t l2, const std::string
                         {"last_cache_bytes", std::to_string(l2)},
                         {"device_memory", memory},
                         {"l2_multiple", mult}};
-            e.def = {k.kind, "fp32", 0, 0, 0, array_bytes, Pattern::bias, CALIB_ROLE_NONE};
+            e.def = {k.kind, "fp32", 0, 0, 0, array_bytes, Pattern::bias, CALIB_ROLE_NONE, {}};
             out.push_back(std::move(e));
         }
     }
@@ -239,7 +239,7 @@ void add_pair(std::vector<CaseEntry>& out, const FusionPairSpec& f, BytesOf byte
         c.params = f.key_params;
         c.params.emplace_back("operators", op_list);
         c.params.emplace_back("num_operators", std::to_string(ops.size()));
-        e.def = {f.kind, f.precision, s[0], s[1], s[2], 0, f.pattern, role};
+        e.def = {f.kind, f.precision, s[0], s[1], s[2], 0, f.pattern, role, {}};
         out.push_back(std::move(e));
     }
 }

@@ -12,6 +12,7 @@
 #include "attention.cuh"
 #include "cublaslt.hpp"
 #include "kernels.cuh"
+#include "transfers.hpp"
 
 namespace calib::cuda {
 
@@ -629,22 +630,20 @@ private:
 
 }  // namespace
 
-DeviceFacts probe_device() {
+namespace {
+
+// One CUDA ordinal. The primary (`primary`) also needs cuBLASLt and becomes the current device; the
+// others only need to exist: they carry transfer cases, and probing them creates no context.
+DeviceFacts probe_ordinal(int ordinal, int count, bool primary) {
     DeviceFacts d;
-    if (const char* env = std::getenv("CALIB_CUDA_DEVICE"); env != nullptr && *env != '\0') d.ordinal = std::atoi(env);
-    int count = 0;
-    // With the static runtime this is where a missing driver shows: cudaErrorInsufficientDriver / NoDevice.
-    const cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess) {
-        d.reason = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
-        return d;
-    }
-    if (count == 0 || d.ordinal < 0 || d.ordinal >= count) {
-        d.reason = "no CUDA device " + std::to_string(d.ordinal) + " (" + std::to_string(count) + " present)";
+    d.ordinal = ordinal;
+    if (ordinal < 0 || ordinal >= count) {
+        d.reason = "no CUDA device " + std::to_string(ordinal) + " (" + std::to_string(count) + " present)";
+        if (!primary) d.name = "CUDA device " + std::to_string(ordinal) + " (unavailable)";
         return d;
     }
     cudaDeviceProp prop{};
-    if (cudaSetDevice(d.ordinal) != cudaSuccess || cudaGetDeviceProperties(&prop, d.ordinal) != cudaSuccess) {
+    if ((primary && cudaSetDevice(d.ordinal) != cudaSuccess) || cudaGetDeviceProperties(&prop, d.ordinal) != cudaSuccess) {
         d.reason = "cannot open CUDA device " + std::to_string(d.ordinal);
         return d;
     }
@@ -660,26 +659,84 @@ DeviceFacts probe_device() {
     d.l2_bytes = l2;
     char bus[32] = {};
     if (cudaDeviceGetPCIBusId(bus, sizeof bus, d.ordinal) == cudaSuccess) d.pci_bus_id = bus;
-    std::string why;
-    const CublasLt* lt = load_cublaslt(&why);
-    if (lt == nullptr) {
-        d.reason = why;
-        return d;
+    if (primary) {
+        std::string why;
+        const CublasLt* lt = load_cublaslt(&why);
+        if (lt == nullptr) {
+            d.reason = why;
+            return d;
+        }
+        d.cublaslt = lt->version + " (" + lt->path + ")";
     }
-    d.cublaslt = lt->version + " (" + lt->path + ")";
     d.available = true;
     return d;
 }
 
+}  // namespace
+
+std::vector<DeviceFacts> probe_devices() {
+    const char* primary = std::getenv("CALIB_CUDA_DEVICE");
+    int count = 0;
+    // With the static runtime this is where a missing driver shows: cudaErrorInsufficientDriver / NoDevice.
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        DeviceFacts d;
+        if (primary != nullptr && *primary != '\0') d.ordinal = std::atoi(primary);
+        d.reason = std::string("cudaGetDeviceCount: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+        return {d};
+    }
+    std::vector<DeviceFacts> out;
+    const std::vector<int> ordinals = select_ordinals(count, std::getenv("CALIB_CUDA_DEVICES"), primary);
+    for (std::size_t i = 0; i < ordinals.size(); ++i) out.push_back(probe_ordinal(ordinals[i], count, i == 0));
+    if (out[0].available) cudaSetDevice(out[0].ordinal);
+    return out;
+}
+
+DeviceFacts probe_device() { return probe_devices().front(); }
+
+LinkFacts probe_links(const std::vector<DeviceFacts>& gpus) {
+    LinkFacts l;
+    const std::size_t n = gpus.size();
+    l.peer.assign(n, std::vector<PeerFacts>(n));
+    for (std::size_t a = 0; a < n; ++a) {
+        // Host-native atomics reach the GPU over NVLink-C2C (Grace Hopper / Blackwell), never over PCIe.
+        int native = 0;
+        if (gpus[a].available || !gpus[a].pci_bus_id.empty())
+            cudaDeviceGetAttribute(&native, cudaDevAttrHostNativeAtomicSupported, gpus[a].ordinal);
+        l.host_link.push_back(native != 0 ? "c2c" : "pcie");
+        for (std::size_t b = 0; b < n; ++b) {
+            if (a == b || gpus[a].pci_bus_id.empty() || gpus[b].pci_bus_id.empty()) continue;
+            int can = 0;
+            if (cudaDeviceCanAccessPeer(&can, gpus[a].ordinal, gpus[b].ordinal) == cudaSuccess) l.peer[a][b].access = can != 0;
+            const PeerLink link = nvml_peer_link(gpus[a].pci_bus_id, gpus[b].pci_bus_id, nullptr);
+            l.peer[a][b].link = link == PeerLink::nvlink ? "nvlink" : link == PeerLink::other ? "pcie" : "unknown";
+        }
+    }
+    return l;
+}
+
 CudaPlugin::CudaPlugin() {
-    facts_ = probe_device();
+    gpus_ = probe_devices();
+    facts_ = gpus_.front();
+    links_ = probe_links(gpus_);
     const char* cold = std::getenv("CALIB_CUDA_COLD");
     cold_ = cold != nullptr && std::strcmp(cold, "1") == 0;
 }
 
+CudaPlugin::~CudaPlugin() = default;
+
+std::vector<sdk::DeviceSpec> CudaPlugin::devices() const {
+    std::vector<sdk::DeviceSpec> out;
+    for (const auto& g : gpus_)
+        out.push_back({CALIB_DEVICE_GPU, g.name, g.available ? std::string() : g.reason, g.pci_bus_id});
+    return out;
+}
+
 std::vector<sdk::CaseSpec> CudaPlugin::cases() {
     std::vector<sdk::CaseSpec> out;
-    for (auto& e : build_cases(facts_)) {
+    auto all = build_cases(facts_);
+    for (auto& e : transfer_cases(static_cast<uint32_t>(gpus_.size()), links_)) all.push_back(std::move(e));
+    for (auto& e : all) {
         defs_[e.spec.name] = e.def;
         out.push_back(std::move(e.spec));
     }
@@ -688,12 +745,26 @@ std::vector<sdk::CaseSpec> CudaPlugin::cases() {
                                 std::to_string(facts_.cc_minor) + ", " + std::to_string(facts_.sm_count) +
                                 " SMs, L2 " + std::to_string(facts_.l2_bytes >> 20) + " MiB, cuBLASLt " +
                                 facts_.cublaslt + (cold_ ? ", cold L2" : ", hot L2"));
+    for (std::size_t i = 1; i < gpus_.size(); ++i)
+        log(CALIB_LOG_INFO, "cuda: device " + std::to_string(i) + ": CUDA " + std::to_string(gpus_[i].ordinal) + ", " +
+                                gpus_[i].name + (gpus_[i].available ? "" : " (" + gpus_[i].reason + ")"));
     return out;
 }
 
 std::unique_ptr<sdk::Instance> CudaPlugin::prepare(const sdk::CaseSpec& spec) {
     auto it = defs_.find(spec.name);
     if (it == defs_.end()) sdk::fail(CALIB_INVALID_ARGUMENT, "unknown case " + spec.name);
+    if (it->second.kind == Kind::transfer) {
+        for (uint32_t d : it->second.xfer.devices)
+            if (!gpus_.at(d).available) sdk::fail(CALIB_UNAVAILABLE, gpus_[d].reason);
+        if (!pool_) {
+            std::size_t largest = 0;
+            for (const auto& [name, def] : defs_)
+                if (def.kind == Kind::transfer) largest = std::max(largest, def.xfer.bytes);
+            pool_ = std::make_unique<TransferPool>(gpus_, links_, largest);
+        }
+        return pool_->prepare(it->second.xfer);
+    }
     if (!facts_.available) sdk::fail(CALIB_UNAVAILABLE, facts_.reason);
     check_cuda(cudaSetDevice(facts_.ordinal), "cudaSetDevice");
     const CaseDef& c = it->second;

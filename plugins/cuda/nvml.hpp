@@ -18,4 +18,9 @@ struct GpuClocks {
 // `pci_bus_id` as cudaDeviceGetPCIBusId writes it (NVML and CUDA number devices differently).
 GpuClocks read_clocks(const std::string& pci_bus_id);
 
+// Whether NVML says two GPUs (PCI bus ids as above) talk over NVLink (nvmlDeviceGetP2PStatus with
+// NVML_P2P_CAPS_INDEX_NVLINK; true through NVSwitch too); unknown (and `why`) without NVML.
+enum class PeerLink { unknown, nvlink, other };
+PeerLink nvml_peer_link(const std::string& bus_a, const std::string& bus_b, std::string* why);
+
 }  // namespace calib::cuda
