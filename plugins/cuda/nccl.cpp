@@ -51,6 +51,7 @@ const Nccl* open_once(std::string* why) {
                         bind(lib, "ncclAllGather", n->AllGather, &missing) &&
                         bind(lib, "ncclReduceScatter", n->ReduceScatter, &missing) &&
                         bind(lib, "ncclBroadcast", n->Broadcast, &missing);
+        n->CommFinalize = reinterpret_cast<decltype(n->CommFinalize)>(dlsym(lib, "ncclCommFinalize"));
         int v = 0;
         if (!ok || n->GetVersion(&v) != ncclSuccess) {
             errors += "; " + c + (ok ? ": ncclGetVersion failed" : " lacks " + missing);

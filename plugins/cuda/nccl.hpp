@@ -17,6 +17,7 @@ struct Nccl {
     decltype(&::ncclGetErrorString) GetErrorString = nullptr;
     decltype(&::ncclCommInitAll) CommInitAll = nullptr;
     decltype(&::ncclCommDestroy) CommDestroy = nullptr;
+    decltype(&::ncclCommFinalize) CommFinalize = nullptr;  // optional (NCCL >= 2.14)
     decltype(&::ncclGroupStart) GroupStart = nullptr;
     decltype(&::ncclGroupEnd) GroupEnd = nullptr;
     decltype(&::ncclAllReduce) AllReduce = nullptr;

@@ -201,6 +201,15 @@ struct TransferPool::Comm {
             cudaSetDevice(ordinals[r]);
             cudaStreamSynchronize(streams[r]);
         }
+        // As NCCL's single-process example tears down: every rank finalised in one group (a rank's
+        // finalize waits for its peers, so one thread must not finalise them one after another), then
+        // each destroyed locally.
+        const bool all = std::find(comms.begin(), comms.end(), nullptr) == comms.end();
+        if (all && nccl->CommFinalize != nullptr) {
+            nccl->GroupStart();
+            for (ncclComm_t c : comms) nccl->CommFinalize(c);
+            nccl->GroupEnd();
+        }
         for (ncclComm_t c : comms)
             if (c != nullptr) nccl->CommDestroy(c);
         for (std::size_t r = 0; r < streams.size(); ++r) {
