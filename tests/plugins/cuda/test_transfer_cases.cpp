@@ -10,6 +10,7 @@
 
 #include "calib/host.h"
 #include "cuda_plugin.hpp"
+#include "nccl.hpp"
 
 using namespace calib::cuda;
 
@@ -301,3 +302,19 @@ TEST_CASE("on a GPU: a 1 MiB pinned H2D copy and a one-rank all_reduce run throu
     CHECK((nvls != nullptr && std::string(nvls) == "0"));  // set by the plugin before NCCL initialised
     api->shutdown(ctx);
 }
+
+#ifdef CALIB_CUDA_HAVE_NCCL
+TEST_CASE("without NCCL the reason names the library, and NVLink multicast is off first", "[cuda][transfer]") {
+    if (probe_device().available) {
+        SUCCEED("a usable GPU is present: NCCL is loaded for real by the GPU test, not poisoned here");
+        return;
+    }
+    Env path("CALIB_NCCL_LIBRARY", "/nonexistent/libnccl.so.2");
+    Env nvls("NCCL_NVLS_ENABLE", nullptr);
+    std::string why;
+    CHECK(load_nccl(&why) == nullptr);  // once per process: ctest runs each test case in its own
+    CHECK(why.find("CALIB_NCCL_LIBRARY=/nonexistent/libnccl.so.2 not found") == 0);
+    const char* v = std::getenv("NCCL_NVLS_ENABLE");
+    CHECK((v != nullptr && std::string(v) == "0"));
+}
+#endif
