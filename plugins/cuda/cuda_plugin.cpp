@@ -732,6 +732,15 @@ std::vector<sdk::DeviceSpec> CudaPlugin::devices() const {
     return out;
 }
 
+bool CudaPlugin::read_state(uint32_t device, sdk::DeviceState& out) {
+    std::call_once(nvml_once_, [this] {
+        nvml_handles_.reserve(gpus_.size());
+        for (const auto& g : gpus_) nvml_handles_.push_back(nvml_device(g.pci_bus_id, nullptr));
+    });
+    if (device >= nvml_handles_.size()) return false;
+    return read_nvml_state(nvml_handles_[device], out);
+}
+
 std::vector<sdk::CaseSpec> CudaPlugin::cases() {
     std::vector<sdk::CaseSpec> out;
     auto all = build_cases(facts_);

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,9 @@ public:
     std::unique_ptr<sdk::Instance> prepare(const sdk::CaseSpec& spec) override;
     std::vector<sdk::Peak> peaks() override { return device_peaks(facts_); }
     std::vector<sdk::DeviceSpec> devices() const override;
+    // NVML's reading of device `device` (read_nvml_state, nvml.hpp), found by its PCI bus id; false
+    // without NVML, for an index out of range, or a device NVML does not know. Handles are looked up once.
+    bool read_state(uint32_t device, sdk::DeviceState& out) override;
     ~CudaPlugin() override;
 
 private:
@@ -164,6 +168,8 @@ private:
     std::unique_ptr<TransferPool> pool_;  // buffers, streams and communicators, made on first use
     bool cold_ = false;  // CALIB_CUDA_COLD=1 at init
     std::map<std::string, CaseDef> defs_;
+    std::once_flag nvml_once_;
+    std::vector<void*> nvml_handles_;  // per plugin device index; nullptr where NVML has none
 };
 
 }  // namespace calib::cuda
