@@ -144,7 +144,7 @@ struct RunArgs {
     std::string hardware, output, filter, policy_name = "adaptive";
     double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
-    double placement_wait = -1, placement_retry = -1;
+    double placement_wait = -1, placement_retry = -1, sustained = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
@@ -178,6 +178,9 @@ po::options_description run_options(RunArgs& a) {
         "replicas", po::value(&a.replicas),
         "measure each case N times, each in a fresh worker and pass, the budget shared; intervals then "
         "cover the spread between them (default 2; 1: one worker's interval only; see docs/measurement.md)")(
+        "sustained", po::value(&a.sustained),
+        "seconds a plugin's sustained cases (its headline ones) also run back to back, energy and clocks read "
+        "around them (default 10; 0: not; never with --quick)")(
         "no-corunner-check", po::bool_switch(&a.no_corunner),
         "keep samples timed while other processes used calib's CPUs (see docs/measurement.md)")(
         "placement-wait", po::value(&a.placement_wait),
@@ -206,6 +209,10 @@ std::string apply_host_args(const RunArgs& a, const po::variables_map& vm, core:
     if (vm.count("replicas")) {
         if (a.replicas < 1 || a.replicas > 16) return "--replicas must be between 1 and 16";
         o.replicas = a.replicas;
+    }
+    if (vm.count("sustained")) {
+        if (!(a.sustained >= 0 && a.sustained <= 600)) return "--sustained must be between 0 and 600 seconds";
+        o.sustained_seconds = a.sustained;
     }
     if (vm.count("placement-wait")) {
         if (!(a.placement_wait >= 0)) return "--placement-wait must be >= 0 seconds";

@@ -244,6 +244,59 @@ void print_fusion(Report& r) {
     }
 }
 
+// Energy and conditions (ABI 1.1 plugins that read their device's state): idle power per device, then per
+// record the average power, energy per unit of work, clock and temperature at the end, throttling; the
+// sustained window beside the burst for sustained cases.
+void print_energy(Report& r) {
+    if (const auto* v = r.p.extensions.if_contains("device_conditions"); v != nullptr && v->is_array() && !v->as_array().empty()) {
+        r.os << "\nDevice conditions before the first case\n";
+        for (const auto& d : v->as_array()) {
+            if (!d.is_object()) continue;
+            const auto& o = d.as_object();
+            auto num = [&](const char* k) { return o.contains(k) && o.at(k).is_number() ? o.at(k).to_number<double>() : -1.0; };
+            std::string line = "  device " + (o.contains("device") ? std::to_string(o.at("device").to_number<int64_t>()) : std::string("?"));
+            line += o.contains("name") && o.at("name").is_string() ? " " + std::string(o.at("name").as_string()) : std::string();
+            if (num("idle_power_watts") >= 0) line += ": idle " + fixed(num("idle_power_watts"), 1) + " W";
+            if (num("power_limit_watts") > 0) line += " (limit " + fixed(num("power_limit_watts"), 0) + " W)";
+            if (num("sm_clock_mhz") >= 0) line += ", SM " + fixed(num("sm_clock_mhz"), 0) + " MHz";
+            if (num("temperature_c") >= 0) line += ", " + fixed(num("temperature_c"), 0) + " C";
+            r.os << line << "\n";
+        }
+    }
+    bool header = false;
+    for (const auto& [key, rec] : r.p.operation_profiles) {
+        const core::EnergyFacts e = core::read_extras(rec).energy;
+        if (!e.avg_power_watts && !e.sustained_seconds) continue;
+        if (!header) {
+            r.os << "\nEnergy (over each measurement: average power, energy per unit of work; clock and temperature at its end)\n  "
+                 << pad("record", 40) << rpad("W", 8) << rpad("pJ/unit", 12) << rpad("SM MHz", 8) << rpad("temp C", 8)
+                 << "  throttling\n";
+            header = true;
+        }
+        auto unit = [](std::optional<double> flop, std::optional<double> byte) {
+            return flop ? fixed(*flop, 3) + "/FLOP" : byte ? fixed(*byte, 1) + "/B" : std::string("-");
+        };
+        if (e.avg_power_watts) {
+            std::string thr = e.throttled.value_or(false) ? "THROTTLED" : "none";
+            if (e.throttle && !e.throttle->empty()) thr += " (" + *e.throttle + ")";
+            r.os << "  " << pad(key, 40) << rpad(fixed(*e.avg_power_watts, 1), 8) << rpad(unit(e.pj_per_flop, e.pj_per_byte), 12)
+                 << rpad(e.end_sm_clock_mhz ? fixed(*e.end_sm_clock_mhz, 0) : "-", 8)
+                 << rpad(e.end_temperature_c ? fixed(*e.end_temperature_c, 0) : "-", 8) << "  " << thr << "\n";
+        }
+        if (e.sustained_seconds) {
+            std::string thr = e.sustained_throttled.value_or(false) ? "THROTTLED" : "none";
+            if (e.sustained_throttle && !e.sustained_throttle->empty()) thr += " (" + *e.sustained_throttle + ")";
+            std::string figure = e.sustained_gflops ? fixed(*e.sustained_gflops, 1) + " GFLOPS"
+                                                    : fixed(e.sustained_gbps.value_or(0), 1) + " GB/s";
+            r.os << "  " << pad("  sustained " + fixed(*e.sustained_seconds, 1) + " s: " + figure, 40)
+                 << rpad(e.sustained_power_watts ? fixed(*e.sustained_power_watts, 1) : "-", 8)
+                 << rpad(unit(e.sustained_pj_per_flop, e.sustained_pj_per_byte), 12)
+                 << rpad(e.sustained_sm_clock_mhz ? fixed(*e.sustained_sm_clock_mhz, 0) : "-", 8)
+                 << rpad(e.sustained_temperature_c ? fixed(*e.sustained_temperature_c, 0) : "-", 8) << "  " << thr << "\n";
+        }
+    }
+}
+
 // The topology (ABI 1.1 transfer cases): host links per device, the P2P link matrix (beta GB/s, alpha
 // us, link kind), collectives by group size.
 void print_topology(Report& r) {
@@ -340,6 +393,7 @@ void print_summary(std::ostream& os, const core::Profile& p) {
     print_memory(r);
     print_curves(r);
     print_fusion(r);
+    print_energy(r);
     print_topology(r);
     print_warnings(r);
 }

@@ -113,3 +113,49 @@ TEST_CASE("topology: one device has host links only, and --operations transfer s
     CHECK(doc.at("operation_profiles").as_object().empty());
     CHECK(host("query " + one.profile.string() + " --link 0-1 --bytes 1MiB").exit_code == 2);
 }
+
+TEST_CASE("energy: a plugin that reads its device state gets energy, conditions and a sustained window", "[energy]") {
+    LinksRun r("", "--filter '^matmul'");
+    INFO(r.run.err);
+    REQUIRE(r.run.exit_code == 0);
+    CHECK(host("validate " + r.profile.string()).exit_code == 0);
+    const auto doc = boost::json::parse(slurp(r.profile));
+    // Idle conditions once per device.
+    const auto& devices = doc.at("device_conditions").as_array();
+    REQUIRE(devices.size() == 3);
+    CHECK(devices[2].at("idle_power_watts").to_number<double>() == Approx(100));
+    CHECK(devices[2].at("sm_clock_mhz").to_number<double>() == Approx(1500));
+    int sustained = 0;
+    for (const auto& [key, rec] : doc.at("operation_profiles").as_object()) {
+        const auto& e = rec.at("extra_params").as_object();
+        INFO(key);
+        // The fixture draws 100 W: energy over the window / the window's wall time.
+        CHECK(e.at("avg_power_watts").to_number<double>() == Approx(100).epsilon(0.1));
+        const double flops = 2.0 * 64 * 64 * 64;
+        CHECK(e.at("pj_per_flop").to_number<double>() ==
+              Approx(e.at("energy_per_execution_joules").to_number<double>() / flops * 1e12));
+        CHECK(e.at("end_sm_clock_mhz").to_number<double>() == 1500);
+        CHECK(e.at("throttled").as_bool() == false);
+        CHECK(e.at("throttle").as_string() == "");
+        if (e.contains("sustained_seconds")) {
+            ++sustained;
+            // 10 s of executions at the fixture's 10 us each: 64^3 x 2 FLOP / 10 us.
+            CHECK(e.at("sustained_seconds").to_number<double>() == Approx(10).epsilon(0.01));
+            CHECK(e.at("sustained_gflops").to_number<double>() == Approx(flops / 1e-5 / 1e9));
+            // The fixture's "10 s" pass in microseconds of wall time: its power is the ratio of two tiny
+            // intervals read in two processes, so only its presence is checked here.
+            CHECK(e.at("sustained_power_watts").to_number<double>() > 0);
+        }
+    }
+    CHECK(sustained == 1);
+    Result show = host("show " + r.profile.string());
+    CHECK_THAT(show.out, Catch::Contains("idle 100.0 W (limit 700 W), SM 1500 MHz"));
+    CHECK_THAT(show.out, Catch::Contains("sustained 10.0 s: 52.4 GFLOPS"));
+    Result cmp = host("compare " + r.profile.string() + " " + r.profile.string());
+    CHECK_THAT(cmp.out, Catch::Contains("energy"));
+    CHECK_THAT(cmp.out, Catch::Contains("GFLOP/J"));
+    // --quick and --sustained 0 leave the sustained window out.
+    LinksRun none("", "--filter '^matmul' --sustained 0");
+    REQUIRE(none.run.exit_code == 0);
+    CHECK(slurp(none.profile).find("sustained_seconds") == std::string::npos);
+}

@@ -177,6 +177,25 @@ void PluginClient::release(uint32_t instance) {
     }
 }
 
+std::optional<DeviceState> PluginClient::read_state(uint32_t device, double timeout_seconds) {
+    try {
+        return impl_->guarded([&]() -> std::optional<DeviceState> {
+            WorkerProcess& w = impl_->ensure();
+            w.send(std::move(wire::Writer(wire::Type::read_state).u32(device)));
+            Message m = w.receive(deadline_after(timeout_seconds), timeout_seconds);
+            if (m.type == wire::Type::status_error) return std::nullopt;
+            if (m.type != wire::Type::state) w.protocol_failure("unexpected reply to read_state");
+            wire::Reader r = m.reader();
+            DeviceState s = wire::get_state(r);
+            r.expect_end();
+            return s;
+        });
+    } catch (const WorkerFailure& e) {
+        if (e.kind == FailureKind::error) return std::nullopt;
+        throw;
+    }
+}
+
 void PluginClient::terminate() { impl_->worker.reset(); }
 
 }  // namespace calib::core

@@ -12,6 +12,18 @@ const char* to_string(Family f) {
     return "unknown";
 }
 
+std::string throttle_text(uint32_t bits) {
+    static const std::pair<uint32_t, const char*> names[] = {
+        {0x1u, "power_cap"}, {0x2u, "thermal"}, {0x4u, "hw_slowdown"}, {0x8u, "clock_limit"}, {0x10u, "other"}};
+    std::string out;
+    for (const auto& [bit, name] : names)
+        if ((bits & bit) != 0) {
+            if (!out.empty()) out += ',';
+            out += name;
+        }
+    return out;
+}
+
 const char* to_string(FusionRole r) {
     switch (r) {
         case FusionRole::none: return "none";

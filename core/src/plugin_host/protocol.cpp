@@ -46,7 +46,7 @@ void put_record(Writer& w, const PluginRecord& r) {
         w.u32(static_cast<uint32_t>(c.shape.size()));
         for (int64_t d : c.shape) w.i64(d);
         w.f64(c.flops).f64(c.bytes).str(c.fusion_pattern);
-        w.u8(static_cast<uint8_t>(c.fusion_role)).str(c.fusion_group).u8(c.quick ? 1 : 0);
+        w.u8(static_cast<uint8_t>(c.fusion_role)).str(c.fusion_group).u8((c.quick ? 1 : 0) | (c.sustained ? 2 : 0));
         put_params(w, c.params);
         w.u32(static_cast<uint32_t>(c.devices.size()));
         for (uint32_t d : c.devices) w.u32(d);
@@ -96,7 +96,9 @@ void get_record(Reader& r, PluginRecord& out) {
         c.fusion_pattern = r.str();
         c.fusion_role = get_enum(r, FusionRole::unfused);
         c.fusion_group = r.str();
-        c.quick = r.u8() != 0;
+        const uint8_t flags = r.u8();
+        c.quick = (flags & 1) != 0;
+        c.sustained = (flags & 2) != 0;
         c.params = get_params(r);
         uint32_t nd = r.u32();
         if (nd > 4096) throw ProtocolError("case device count out of range");
@@ -130,6 +132,26 @@ InstanceInfo get_instance(Reader& r) {
     info.tolerance = r.f64();
     info.params = get_params(r);
     return info;
+}
+
+void put_state(Writer& w, const DeviceState& s) {
+    w.u32(s.valid).f64(s.energy_joules).f64(s.power_watts).f64(s.power_limit_watts).f64(s.sm_clock_mhz);
+    w.f64(s.memory_clock_mhz).f64(s.temperature_c).u32(s.throttle).f64(s.power_capped_seconds).f64(s.thermal_capped_seconds);
+}
+
+DeviceState get_state(Reader& r) {
+    DeviceState s;
+    s.valid = r.u32();
+    s.energy_joules = r.f64();
+    s.power_watts = r.f64();
+    s.power_limit_watts = r.f64();
+    s.sm_clock_mhz = r.f64();
+    s.memory_clock_mhz = r.f64();
+    s.temperature_c = r.f64();
+    s.throttle = r.u32();
+    s.power_capped_seconds = r.f64();
+    s.thermal_capped_seconds = r.f64();
+    return s;
 }
 
 bool write_all(int fd, const void* data, std::size_t n) {

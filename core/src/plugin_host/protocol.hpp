@@ -27,6 +27,7 @@ enum class Type : uint8_t {
     check_open = 6,  // str path: load, judge the table, init, judge device and case list
     check_case = 7,  // u32 instance id, u32 case index, u8 also check run(0): the case's lifecycle
     check_tail = 8,  // (empty): out-of-range indices, peaks, shutdown
+    read_state = 9,  // u32 device (ABI 1.1 read_device_state); reply `state` or status_error
     // worker -> host
     log = 32,           // i32 level, str message
     opened = 33,        // plugin metadata, device, cases, peaks (put_record)
@@ -36,6 +37,7 @@ enum class Type : uint8_t {
     status_error = 37,  // i32 calib_status, str message
     ack = 38,           // (empty)
     check_event = 39,   // u8 CheckEventKind, str check, str detail
+    state = 41,         // DeviceState (put_state)
     check_reply = 40,   // check_open: u8 go on, then if 1 the record (put_record);
                         // check_case: u8 prepared (the instance lives), u8 ran (go on to timing)
                         // check_tail: (empty)
@@ -120,6 +122,8 @@ void put_record(Writer& w, const PluginRecord& r);
 void get_record(Reader& r, PluginRecord& out);
 void put_instance(Writer& w, const InstanceInfo& info);
 InstanceInfo get_instance(Reader& r);
+void put_state(Writer& w, const DeviceState& s);
+DeviceState get_state(Reader& r);
 
 // Write the whole buffer, retrying on EINTR. False on any error (EPIPE: the peer is gone).
 bool write_all(int fd, const void* data, std::size_t n);

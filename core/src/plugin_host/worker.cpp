@@ -4,6 +4,7 @@
 #include "worker.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -131,6 +132,7 @@ bool Worker::dispatch(wire::Type type, wire::Reader& r, int& code) {
             send(wire::Writer(wire::Type::ack));
             code = 0;
             return false;
+        case wire::Type::read_state: handle_read_state(r.u32()); return true;
         case wire::Type::check_open: handle_check_open(r.str()); return true;
         case wire::Type::check_case: {
             uint32_t id = r.u32();
@@ -305,6 +307,7 @@ std::string Worker::read_case(uint32_t i, CaseInfo& out) {
                ": " + why;
     out = case_of(i, c);
     if (api_.abi_minor >= 1 && c.device_count > 0) out.devices.assign(c.devices, c.devices + c.device_count);
+    out.sustained = api_.abi_minor >= 1 && (c.flags & CALIB_CASE_SUSTAINED) != 0;
     return {};
 }
 
@@ -422,6 +425,38 @@ void Worker::handle_release(uint32_t id) {
     if (it == instances_.end()) return;  // e.g. an instance of a previous worker: nothing to do
     api_.release(ctx_, it->second);
     instances_.erase(it);
+}
+
+void Worker::handle_read_state(uint32_t device) {
+    if (!initialised_) return status_error(CALIB_ERROR, "no plugin is open");
+    if (device >= device_count_) return status_error(CALIB_INVALID_ARGUMENT, "device " + std::to_string(device) + " out of range");
+    if (api_.abi_minor < 1 ||
+        !CALIB_HAS_FIELD(calib_plugin_api, read_device_state, std::min<std::size_t>(api_.struct_size, sizeof api_)) ||
+        api_.read_device_state == nullptr)
+        return status_error(CALIB_UNSUPPORTED, "the plugin reads no device state");
+    Guarded<calib_device_state> g(kStateSize);
+    calib_status st = api_.read_device_state(ctx_, device, g.ptr());
+    if (st != CALIB_OK) return status_error(st, "read_device_state returned " + std::string(status_name(st)));
+    if (long at = g.touched_from(kStateSize); at >= 0)
+        return status_error(CALIB_ERROR, "read_device_state wrote byte " + std::to_string(at) + ", beyond struct_size");
+    const calib_device_state d = g.value();
+    DeviceState s;
+    s.valid = d.valid;
+    s.energy_joules = d.energy_joules;
+    s.power_watts = d.power_watts;
+    s.power_limit_watts = d.power_limit_watts;
+    s.sm_clock_mhz = d.sm_clock_mhz;
+    s.memory_clock_mhz = d.memory_clock_mhz;
+    s.temperature_c = d.temperature_c;
+    s.throttle = d.throttle;
+    s.power_capped_seconds = d.power_capped_seconds;
+    s.thermal_capped_seconds = d.thermal_capped_seconds;
+    for (double v : {s.energy_joules, s.power_watts, s.power_limit_watts, s.sm_clock_mhz, s.memory_clock_mhz,
+                     s.temperature_c, s.power_capped_seconds, s.thermal_capped_seconds})
+        if (!std::isfinite(v)) return status_error(CALIB_ERROR, "read_device_state returned a non-finite value");
+    wire::Writer w(wire::Type::state);
+    wire::put_state(w, s);
+    send(std::move(w));
 }
 
 void Worker::close_plugin() {

@@ -58,6 +58,7 @@ constexpr uint32_t kDeviceSize = CALIB_STRUCT_SIZE(calib_device_info, bus_id);
 constexpr uint32_t kCaseSize = CALIB_STRUCT_SIZE(calib_case_info, devices);
 constexpr uint32_t kInstanceSize = CALIB_STRUCT_SIZE(calib_instance_info, params);
 constexpr uint32_t kPeakSize = CALIB_STRUCT_SIZE(calib_peak_info, formula);
+constexpr uint32_t kStateSize = CALIB_STRUCT_SIZE(calib_device_state, thermal_capped_seconds);
 
 class Worker {
 public:
@@ -103,6 +104,7 @@ private:
     void handle_prepare(uint32_t id, uint32_t index);
     void handle_run(uint32_t id, uint64_t iterations);
     void handle_release(uint32_t id);
+    void handle_read_state(uint32_t device);
     void close_plugin();
 
     // ---- `calib-host check` (worker_check.cpp) ----

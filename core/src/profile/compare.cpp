@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "calib/core/profile_sections.hpp"
 
@@ -36,6 +37,16 @@ Interval fusion_interval(const FusionRecord& r) {
             std::hypot(x.fused_cv, x.unfused_cv), x.placement.disturbed.value_or(false)};
 }
 
+std::optional<Interval> energy_interval(const OperationRecord& r, bool sustained) {
+    const EnergyFacts e = read_extras(r).energy;
+    const std::optional<double> pj = sustained ? (e.sustained_pj_per_flop ? e.sustained_pj_per_flop : e.sustained_pj_per_byte)
+                                               : (e.pj_per_flop ? e.pj_per_flop : e.pj_per_byte);
+    if (!pj || !(*pj > 0)) return std::nullopt;
+    const double v = 1000.0 / *pj;  // GFLOPS/W (or GB/s per W): work per joule, higher is better
+    const bool disturbed = read_extras(r).samples.placement.disturbed.value_or(false);
+    return Interval{v, v * (1 - kEnergyUncertainty), v * (1 + kEnergyUncertainty), kEnergyUncertainty / 2, disturbed};
+}
+
 std::vector<RecordComparison> compare_profiles(const Profile& a, const Profile& b, double same_pct) {
     std::vector<RecordComparison> out;
     auto add = [&](const std::string& key, const char* unit, const Interval& x, const Interval& y) {
@@ -43,7 +54,13 @@ std::vector<RecordComparison> compare_profiles(const Profile& a, const Profile& 
     };
     for (const auto& [key, ra] : a.operation_profiles)
         for (const auto& [kb, rb] : b.operation_profiles)
-            if (kb == key) add(key, ra.measured_gflops > 0 ? "GFLOPS" : "GB/s", op_interval(ra), op_interval(rb));
+            if (kb == key) {
+                add(key, ra.measured_gflops > 0 ? "GFLOPS" : "GB/s", op_interval(ra), op_interval(rb));
+                const char* unit = ra.measured_gflops > 0 ? "GFLOP/J" : "GB/J";
+                for (const bool sustained : {false, true})
+                    if (auto x = energy_interval(ra, sustained), y = energy_interval(rb, sustained); x && y)
+                        add(key + (sustained ? " sustained energy" : " energy"), unit, *x, *y);
+            }
     for (const auto& [key, ra] : a.fusion_profiles)
         for (const auto& [kb, rb] : b.fusion_profiles)
             if (kb == key) add(key, "x", fusion_interval(ra), fusion_interval(rb));

@@ -459,11 +459,34 @@ struct Schema<Judgement> {
         field("suspicious", &T::suspicious), field("above_ceiling", &T::above_ceiling));
 };
 template <>
+struct Schema<EnergyFacts> {
+    using T = EnergyFacts;
+    static constexpr auto fields = std::make_tuple(
+        field("energy_window_seconds", &T::energy_window_seconds), field("energy_joules", &T::energy_joules),
+        field("energy_per_execution_joules", &T::energy_per_execution_joules),
+        field("avg_power_watts", &T::avg_power_watts), field("pj_per_flop", &T::pj_per_flop),
+        field("pj_per_byte", &T::pj_per_byte), field("busy_fraction", &T::busy_fraction),
+        field("end_sm_clock_mhz", &T::end_sm_clock_mhz), field("end_memory_clock_mhz", &T::end_memory_clock_mhz),
+        field("end_temperature_c", &T::end_temperature_c), field("end_power_limit_watts", &T::end_power_limit_watts),
+        field("throttle", &T::throttle), field("throttled", &T::throttled),
+        field("power_capped_seconds", &T::power_capped_seconds), field("thermal_capped_seconds", &T::thermal_capped_seconds),
+        field("sustained_seconds", &T::sustained_seconds), field("sustained_gflops", &T::sustained_gflops),
+        field("sustained_gbps", &T::sustained_gbps), field("sustained_power_watts", &T::sustained_power_watts),
+        field("sustained_energy_joules", &T::sustained_energy_joules),
+        field("sustained_pj_per_flop", &T::sustained_pj_per_flop), field("sustained_pj_per_byte", &T::sustained_pj_per_byte),
+        field("sustained_sm_clock_mhz", &T::sustained_sm_clock_mhz),
+        field("sustained_temperature_c", &T::sustained_temperature_c), field("sustained_throttle", &T::sustained_throttle),
+        field("sustained_throttled", &T::sustained_throttled),
+        field("sustained_power_capped_seconds", &T::sustained_power_capped_seconds),
+        field("sustained_thermal_capped_seconds", &T::sustained_thermal_capped_seconds));
+};
+template <>
 struct Schema<OperationExtras> {
     using T = OperationExtras;
     static constexpr auto fields = std::make_tuple(
         field("", &T::origin, Layout::flatten), field("", &T::instance, Layout::flatten),
-        field("", &T::samples, Layout::flatten), field("", &T::judgement, Layout::flatten));
+        field("", &T::samples, Layout::flatten), field("", &T::judgement, Layout::flatten),
+        field("", &T::energy, Layout::flatten));
 };
 template <>
 struct Schema<FusionExtras> {

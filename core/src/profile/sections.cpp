@@ -36,6 +36,7 @@ void append_fields(json::object& e, const T& x) {
 void append(json::object& e, const CaseOrigin& x) { append_fields(e, x); }
 void append(json::object& e, const InstanceFacts& x) { append_fields(e, x); }
 void append(json::object& e, const SampleFacts& x) { append_fields(e, x); }
+void append(json::object& e, const EnergyFacts& x) { append_fields(e, x); }
 void append(json::object& e, const Judgement& x) { append_fields(e, x); }
 void append(json::object& e, const FusionExtras& x) { append_fields(e, x); }
 void append(json::object& e, const SweepPointFacts& x) { append_fields(e, x); }

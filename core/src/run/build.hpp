@@ -108,6 +108,8 @@ std::vector<PluginEntry> plugin_entries(const RunResult& r);
 std::optional<NamedList<EfficiencyCurve>> efficiency_curves(const Outcomes& parts, const Judge& judge);
 // The topology section from the transfer cases and the devices of multi-device plugins (build_topology.cpp).
 Topology topology(const RunResult& r, const std::vector<const CaseOutcome*>& transfers);
+// Each device's conditions before its plugin's first case (idle power, clocks, temperature, limit).
+boost::json::array device_conditions(const std::vector<DeviceConditions>& devices);
 std::vector<FailedCase> failed_cases(const std::vector<const CaseOutcome*>& failed);
 RunSection run_section(const RunResult& r, const RunOptions& o);
 boost::json::object host_section(const HostInfo& h);

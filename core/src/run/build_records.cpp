@@ -3,6 +3,7 @@
 #include <map>
 
 #include "build.hpp"
+#include "calib/plugin.h"
 #include "calib/vocabulary.h"
 
 namespace calib::core::build {
@@ -10,6 +11,66 @@ namespace calib::core::build {
 namespace json = boost::json;
 
 namespace {
+
+bool throttled(const EnergyWindow& w) {
+    return (w.throttle & (CALIB_THROTTLE_POWER_CAP | CALIB_THROTTLE_THERMAL | CALIB_THROTTLE_HW_SLOWDOWN)) != 0 ||
+           w.power_capped_seconds.value_or(0) > 0 || w.thermal_capped_seconds.value_or(0) > 0;
+}
+
+bool reads_throttle(const EnergyWindow& w) {
+    return (w.end.valid & (CALIB_STATE_THROTTLE | CALIB_STATE_THROTTLE_TIME)) != 0;
+}
+
+// Energy and conditions of a case whose plugin reads its device's state (ABI 1.1); empty otherwise.
+EnergyFacts energy_facts(const CaseOutcome& c) {
+    EnergyFacts f;
+    const double flops = c.info.flops, bytes = c.info.bytes;
+    if (c.energy) {
+        const EnergyWindow& w = *c.energy;
+        f.energy_window_seconds = w.seconds;
+        if (w.seconds > 0) f.busy_fraction = w.busy_seconds / w.seconds;
+        if (w.energy_joules && w.executions > 0 && w.seconds > 0) {
+            const double per = *w.energy_joules / static_cast<double>(w.executions);
+            f.energy_joules = *w.energy_joules;
+            f.energy_per_execution_joules = per;
+            f.avg_power_watts = *w.energy_joules / w.seconds;
+            if (flops > 0) f.pj_per_flop = per / flops * 1e12;
+            else if (bytes > 0) f.pj_per_byte = per / bytes * 1e12;
+        }
+        const DeviceState& e = w.end;
+        if ((e.valid & CALIB_STATE_CLOCKS) != 0) f.end_sm_clock_mhz = e.sm_clock_mhz, f.end_memory_clock_mhz = e.memory_clock_mhz;
+        if ((e.valid & CALIB_STATE_TEMPERATURE) != 0) f.end_temperature_c = e.temperature_c;
+        if ((e.valid & CALIB_STATE_POWER_LIMIT) != 0) f.end_power_limit_watts = e.power_limit_watts;
+        if (reads_throttle(w)) {
+            f.throttle = throttle_text(w.throttle);
+            f.throttled = throttled(w);
+        }
+        f.power_capped_seconds = w.power_capped_seconds;
+        f.thermal_capped_seconds = w.thermal_capped_seconds;
+    }
+    if (c.sustained && c.sustained->busy_seconds > 0) {
+        const EnergyWindow& w = *c.sustained;
+        const double n = static_cast<double>(w.executions);
+        f.sustained_seconds = w.busy_seconds;
+        if (flops > 0) f.sustained_gflops = flops * n / w.busy_seconds / 1e9;
+        else if (bytes > 0) f.sustained_gbps = bytes * n / w.busy_seconds / 1e9;
+        if (w.energy_joules && w.seconds > 0) {
+            f.sustained_energy_joules = *w.energy_joules;
+            f.sustained_power_watts = *w.energy_joules / w.seconds;
+            if (flops > 0) f.sustained_pj_per_flop = *w.energy_joules / (flops * n) * 1e12;
+            else if (bytes > 0) f.sustained_pj_per_byte = *w.energy_joules / (bytes * n) * 1e12;
+        }
+        if ((w.end.valid & CALIB_STATE_CLOCKS) != 0) f.sustained_sm_clock_mhz = w.end.sm_clock_mhz;
+        if ((w.end.valid & CALIB_STATE_TEMPERATURE) != 0) f.sustained_temperature_c = w.end.temperature_c;
+        if (reads_throttle(w)) {
+            f.sustained_throttle = throttle_text(w.throttle);
+            f.sustained_throttled = throttled(w);
+        }
+        f.sustained_power_capped_seconds = w.power_capped_seconds;
+        f.sustained_thermal_capped_seconds = w.thermal_capped_seconds;
+    }
+    return f;
+}
 
 // What every operation record has: latencies, and in extra_params the case's params, where it ran,
 // its instance (with the instance's own params) and its sample statistics. The judgement follows.
@@ -37,6 +98,7 @@ OperationRecord base_record(const CaseOutcome& c, bool own_operation) {
                             c.instance.max_abs_error});
     for (const auto& [k, v] : c.instance.params) e[k] = param_value(v);
     append(e, sample_facts(c));
+    append(e, energy_facts(c));
     return rec;
 }
 

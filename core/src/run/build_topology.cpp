@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "build.hpp"
+#include "calib/plugin.h"
 
 namespace calib::core::build {
 
@@ -93,6 +94,24 @@ Topology topology(const RunResult& r, const std::vector<const CaseOutcome*>& tra
         t.collectives.push_back(std::move(k));
     }
     return t;
+}
+
+boost::json::array device_conditions(const std::vector<DeviceConditions>& devices) {
+    boost::json::array out;
+    for (const auto& d : devices) {
+        boost::json::object o;
+        o["plugin"] = d.plugin;
+        o["device"] = d.device;
+        o["name"] = d.name;
+        const DeviceState& s = d.idle;
+        if ((s.valid & CALIB_STATE_POWER) != 0) o["idle_power_watts"] = s.power_watts;
+        if ((s.valid & CALIB_STATE_POWER_LIMIT) != 0) o["power_limit_watts"] = s.power_limit_watts;
+        if ((s.valid & CALIB_STATE_CLOCKS) != 0) o["sm_clock_mhz"] = s.sm_clock_mhz, o["memory_clock_mhz"] = s.memory_clock_mhz;
+        if ((s.valid & CALIB_STATE_TEMPERATURE) != 0) o["temperature_c"] = s.temperature_c;
+        if ((s.valid & CALIB_STATE_THROTTLE) != 0) o["throttle"] = throttle_text(s.throttle);
+        out.push_back(std::move(o));
+    }
+    return out;
 }
 
 }  // namespace calib::core::build

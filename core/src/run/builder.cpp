@@ -49,6 +49,7 @@ Profile build_profile(const RunResult& r, const RunOptions& o) {
     s.efficiency_curves = efficiency_curves(parts, judge);
     write_sections(s, p);
     if (Topology t = topology(r, parts.transfers); !t.empty()) p.extensions["topology"] = to_json(t);
+    if (!r.devices.empty()) p.extensions["device_conditions"] = device_conditions(r.devices);
     return p;
 }
 

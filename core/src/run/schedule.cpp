@@ -1,14 +1,36 @@
 // Stage 2 of a run: every selected case measured in its plugin's worker (prepare, measure under the
 // policy, release), then the end-of-run pass for cases timed off the reference CPU placement.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "calib/core/corunner.hpp"
 #include "calib/core/placement.hpp"
+#include "calib/plugin.h"
 #include "stages.hpp"
 
 namespace calib::core::detail {
 namespace {
+
+// The device between two readings: the energy counter's increase, throttling at either end, and the
+// increase of the time spent capped by power or temperature.
+EnergyWindow window_of(const DeviceState& a, const DeviceState& b, double seconds, double busy, uint64_t executions) {
+    EnergyWindow w;
+    w.seconds = seconds;
+    w.busy_seconds = busy;
+    w.executions = executions;
+    w.end = b;
+    const uint32_t both = a.valid & b.valid;
+    if ((both & CALIB_STATE_ENERGY) != 0 && b.energy_joules >= a.energy_joules) w.energy_joules = b.energy_joules - a.energy_joules;
+    if ((a.valid & CALIB_STATE_THROTTLE) != 0) w.throttle |= a.throttle;
+    if ((b.valid & CALIB_STATE_THROTTLE) != 0) w.throttle |= b.throttle;
+    if ((both & CALIB_STATE_THROTTLE_TIME) != 0) {
+        w.power_capped_seconds = std::max(0.0, b.power_capped_seconds - a.power_capped_seconds);
+        w.thermal_capped_seconds = std::max(0.0, b.thermal_capped_seconds - a.thermal_capped_seconds);
+    }
+    return w;
+}
 
 // Fraction of an ok outcome's kept samples that were timed displaced (pairs: the fused side's count,
 // which equals the unfused side's); 0 when none or not ok.
@@ -162,7 +184,25 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
         RunFn run_a = prepare(*s.primary, out.instance);
         auto cancelled = [&] { return cancel_.load(); };
         if (s.unfused == nullptr) {
-            out.measurement = policy_->measure(run_a, cancelled, guard_);
+            // The device's state around the measurement (ABI 1.1 plugins that read it), and what ran inside.
+            const uint32_t device = s.primary->device_list().front();
+            const std::optional<DeviceState> before = state_of(client, plugin, device);
+            const double t_before = now_seconds();
+            uint64_t executions = 0;
+            double busy = 0;
+            RunFn counted = [&](uint64_t n) {
+                const double t = run_a(n);
+                executions += n;
+                busy += t;
+                return t;
+            };
+            out.measurement = policy_->measure(before ? counted : run_a, cancelled, guard_);
+            if (before)
+                if (const std::optional<DeviceState> after = state_of(client, plugin, device))
+                    out.energy = window_of(*before, *after, now_seconds() - t_before, busy, executions);
+            if (main_pass_ && s.primary->sustained && o_.sustained_seconds > 0 && !o_.quick &&
+                out.measurement->reason != StopReason::cancelled)
+                sustain(client, instances.front(), plugin, out);
         } else {
             RunFn run_b = prepare(*s.unfused, out.unfused_instance);
             out.pair = policy_->measure_pair(run_a, run_b, cancelled, guard_);
@@ -191,6 +231,65 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
             out.foreign_cpus = out.foreign_seconds / out.wall_seconds;
     }
     return out;
+}
+
+std::optional<DeviceState> Scheduler::state_of(PluginClient& client, const PluginRecord& plugin, uint32_t device) {
+    if (plugin.abi_minor < 1 || stateless_.count(plugin.id) != 0) return std::nullopt;
+    std::optional<DeviceState> s = client.read_state(device, 10);
+    if (!s || s->valid == 0) {
+        stateless_.insert(plugin.id);
+        return std::nullopt;
+    }
+    return s;
+}
+
+// Each device's conditions before the plugin's first case: the mean power of five readings 50 ms apart
+// (the counters the driver updates every few tens of ms), the last reading's clocks and temperature.
+void Scheduler::read_idle(PluginClient& client, const PluginRecord& plugin) {
+    for (uint32_t d = 0; d < std::max<std::size_t>(1, plugin.devices.size()); ++d) {
+        DeviceConditions c;
+        c.plugin = plugin.id;
+        c.device = d;
+        c.name = d < plugin.devices.size() ? plugin.devices[d].name : plugin.device_name;
+        double power = 0;
+        int n = 0;
+        for (int i = 0; i < 5; ++i) {
+            const std::optional<DeviceState> s = state_of(client, plugin, d);
+            if (!s) break;
+            c.idle = *s;
+            if ((s->valid & CALIB_STATE_POWER) != 0) power += s->power_watts, ++n;
+            if (i < 4) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (c.idle.valid == 0) return;  // the plugin reads no state
+        if (n > 0) c.idle.power_watts = power / n;
+        result_.devices.push_back(std::move(c));
+    }
+}
+
+// A sustained case run back to back for RunOptions::sustained_seconds (one run() call, sized from its
+// median), the device read around it: the figure under sustained power and heat, beside the burst one.
+void Scheduler::sustain(PluginClient& client, uint32_t instance, const PluginRecord& plugin, CaseOutcome& out) {
+    const double median = out.measurement->stats.median;
+    if (!(median > 0)) return;
+    const uint32_t device = out.info.device_list().front();
+    const uint64_t n = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(o_.sustained_seconds / median)));
+    try {
+        const std::optional<DeviceState> before = state_of(client, plugin, device);
+        const double t0 = now_seconds();
+        const double busy = client.run(instance, n, o_.sustained_seconds * 3 + 30);
+        const double wall = now_seconds() - t0;
+        const std::optional<DeviceState> after = state_of(client, plugin, device);
+        if (before && after) {
+            out.sustained = window_of(*before, *after, wall, busy, n);
+        } else {
+            out.sustained = EnergyWindow{};
+            out.sustained->seconds = wall;
+            out.sustained->busy_seconds = busy;
+            out.sustained->executions = n;
+        }
+    } catch (const WorkerFailure& f) {
+        out.message = std::string("sustained window failed: ") + f.what();
+    }
 }
 
 void Scheduler::measure_all(const std::vector<PluginRecord>& plugins) {
@@ -247,6 +346,12 @@ void Scheduler::defer(const PluginRecord& plugin, const Selected& s) {
 
 void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Selected>& cases) {
     PluginClient client(plugin.path, o_.worker);
+    main_pass_ = true;
+    try {
+        read_idle(client, plugin);
+    } catch (const WorkerFailure&) {
+        // A worker that dies reading its state: the cases below restart it and report what happens.
+    }
     if (guard_ != nullptr) guard_->new_allowance();
     for (const auto& s : cases) {
         if (cancel_.load()) {
@@ -272,6 +377,7 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
         if (out.status == "ok" && off_fraction(out) == 0) replicable_.push_back({result_.outcomes.size(), &plugin, s, false, 0});
         result_.outcomes.push_back(std::move(out));
     }
+    main_pass_ = false;
 }
 
 // Pools a further replica into a case's outcome: samples appended (the figure is the pooled median),

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "calib/core/run.hpp"
@@ -59,6 +61,10 @@ private:
     double off_fraction(const CaseOutcome& out) const;
     std::vector<double> steal_now() const;
     CoRunnerMonitor* monitor() const;
+    // ABI 1.1 device state: read once at a plugin's start (idle), around measurements and sustained runs.
+    void read_idle(PluginClient& client, const PluginRecord& plugin);
+    std::optional<DeviceState> state_of(PluginClient& client, const PluginRecord& plugin, uint32_t device);
+    void sustain(PluginClient& client, uint32_t instance, const PluginRecord& plugin, CaseOutcome& out);
 
     const RunOptions& o_;
     const std::atomic<bool>& cancel_;
@@ -71,6 +77,8 @@ private:
     std::vector<Later> measured_in_;  // clean cases, with their reference
     std::vector<Later> replicable_;   // measured clean in the first pass: the further replicas' cases
     std::size_t done_ = 0, total_ = 0;
+    std::set<std::string> stateless_;  // plugins that read no device state
+    bool main_pass_ = false;           // measuring the main pass (sustained windows run only there)
 };
 
 }  // namespace calib::core::detail

@@ -56,7 +56,8 @@ typedef int32_t calib_fusion_role;
 #define CALIB_ROLE_UNFUSED 2
 
 /* Case flags (bit set). */
-#define CALIB_CASE_QUICK 0x1u /* part of the --quick selection */
+#define CALIB_CASE_QUICK 0x1u     /* part of the --quick selection */
+#define CALIB_CASE_SUSTAINED 0x2u /* ABI 1.1: also measure over a sustained window (a headline case) */
 
 #define CALIB_MAX_RANK 8
 
@@ -131,6 +132,7 @@ typedef struct calib_peak_info {
 #define CALIB_STATE_CLOCKS 0x8u       /* sm_clock_mhz, memory_clock_mhz */
 #define CALIB_STATE_TEMPERATURE 0x10u /* temperature_c */
 #define CALIB_STATE_THROTTLE 0x20u    /* throttle */
+#define CALIB_STATE_THROTTLE_TIME 0x40u /* power_capped_seconds, thermal_capped_seconds */
 
 /* Why the device runs below its maximum clock now (bit set); 0 when it does not. */
 #define CALIB_THROTTLE_POWER_CAP 0x1u   /* software power cap */
@@ -149,6 +151,11 @@ typedef struct calib_device_state {
     double memory_clock_mhz;
     double temperature_c;
     uint32_t throttle;              /* CALIB_THROTTLE_* */
+    /* Monotonic counters (arbitrary origin) of the time the device spent held below its clock by the
+     * power cap and by thermal limits: their difference over a measurement says whether it throttled
+     * at any moment in between, not only at the ends. */
+    double power_capped_seconds;
+    double thermal_capped_seconds;
 } calib_device_state;
 
 typedef struct calib_plugin_api {

@@ -43,6 +43,7 @@ struct CaseSpec {
     calib_fusion_role fusion_role = CALIB_ROLE_NONE;
     std::string fusion_group;
     bool quick = false;  // part of the --quick selection
+    bool sustained = false;  // ABI 1.1: also measured over a sustained window (CALIB_CASE_SUSTAINED)
     Params params;       // origin key params, e.g. {"matrix_size", "1024"}
     // ABI 1.1: indices into Plugin::devices() this case uses; empty means device 0. Transfer cases
     // (CALIB_FAMILY_TRANSFER) and cases off device 0 are hidden from a 1.0 host.
@@ -63,6 +64,7 @@ struct DeviceState {
     double energy_joules = 0, power_watts = 0, power_limit_watts = 0;
     double sm_clock_mhz = 0, memory_clock_mhz = 0, temperature_c = 0;
     uint32_t throttle = 0;  // CALIB_THROTTLE_*
+    double power_capped_seconds = 0, thermal_capped_seconds = 0;  // CALIB_STATE_THROTTLE_TIME
 };
 
 // One prepared case. run() executes the kernel `iterations` times and returns elapsed seconds.
@@ -241,7 +243,7 @@ struct Adapter {
     static calib_status read_device_state(void* ctx, uint32_t device, calib_device_state* out) {
         auto* c = static_cast<Context*>(ctx);
         if (out == nullptr || device >= c->devices.size() ||
-            !CALIB_HAS_FIELD(calib_device_state, throttle, out->struct_size))
+            !CALIB_HAS_FIELD(calib_device_state, thermal_capped_seconds, out->struct_size))
             return CALIB_INVALID_ARGUMENT;
         calib_message none{nullptr, 0};
         return guard(none, [&] {
@@ -255,6 +257,8 @@ struct Adapter {
             out->memory_clock_mhz = st.memory_clock_mhz;
             out->temperature_c = st.temperature_c;
             out->throttle = st.throttle;
+            out->power_capped_seconds = st.power_capped_seconds;
+            out->thermal_capped_seconds = st.thermal_capped_seconds;
             return CALIB_OK;
         });
     }
@@ -271,7 +275,7 @@ struct Adapter {
                 fail(CALIB_INVALID_ARGUMENT, "calib_case_info too small");
             const CaseSpec& s = c->cases[index];
             if (s.shape.size() > CALIB_MAX_RANK) fail(CALIB_ERROR, "shape rank above CALIB_MAX_RANK");
-            out->flags = s.quick ? CALIB_CASE_QUICK : 0u;
+            out->flags = (s.quick ? CALIB_CASE_QUICK : 0u) | (s.sustained ? CALIB_CASE_SUSTAINED : 0u);
             out->name = s.name.c_str();
             out->family = s.family;
             out->operation_type = s.operation_type.c_str();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,6 +91,10 @@ public:
     // non-finite or non-positive time is a failure of kind error with a message saying so.
     double run(uint32_t instance, uint64_t iterations, double timeout_seconds);
     void release(uint32_t instance);  // never throws
+    // ABI 1.1: the conditions of the plugin's device `device` now. Nullopt when the plugin reads none
+    // (no read_device_state, CALIB_UNSUPPORTED, or any other status); throws WorkerFailure when the
+    // worker dies or hangs.
+    std::optional<DeviceState> read_state(uint32_t device, double timeout_seconds);
     // Kill the worker (e.g. on a second interrupt).
     void terminate();
 

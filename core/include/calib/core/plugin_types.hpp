@@ -32,6 +32,7 @@ struct CaseInfo {
     FusionRole fusion_role = FusionRole::none;
     std::string fusion_group;
     bool quick = false;
+    bool sustained = false;  // ABI 1.1 CALIB_CASE_SUSTAINED
     ParamList params;
     std::vector<uint32_t> devices;  // ABI 1.1: the plugin's devices this case uses; empty means device 0
     bool operator==(const CaseInfo&) const = default;
@@ -64,6 +65,17 @@ struct DeviceInfo {
     std::string bus_id;
     bool operator==(const DeviceInfo&) const = default;
 };
+
+// ABI 1.1: a device's conditions read now (calib_device_state); `valid` holds CALIB_STATE_* bits.
+struct DeviceState {
+    uint32_t valid = 0;
+    double energy_joules = 0, power_watts = 0, power_limit_watts = 0;
+    double sm_clock_mhz = 0, memory_clock_mhz = 0, temperature_c = 0;
+    uint32_t throttle = 0;  // CALIB_THROTTLE_*
+    double power_capped_seconds = 0, thermal_capped_seconds = 0;
+};
+// "power_cap,thermal,..." for CALIB_THROTTLE_* bits; "" for none.
+std::string throttle_text(uint32_t bits);
 
 // Why a candidate file was skipped (discovery/loading), or "" when it loaded.
 enum class RejectReason {

@@ -52,6 +52,25 @@ struct SampleFacts {
     std::string stopping_reason;
     PlacementFacts placement;  // flattened
 };
+// ABI 1.1 plugins that read their device's state: energy and conditions over the measurement (the
+// energy counter's increase between a reading before and one after; per execution it includes the
+// host's gaps between samples, busy_fraction says how much of the window the plugin timed), the
+// conditions at its end, throttling seen (bits at either end, and the time the power cap or heat held the
+// clock down in between); and the same over the sustained window of a sustained case.
+struct EnergyFacts {
+    std::optional<double> energy_window_seconds, energy_joules, energy_per_execution_joules, avg_power_watts;
+    std::optional<double> pj_per_flop, pj_per_byte, busy_fraction;
+    std::optional<double> end_sm_clock_mhz, end_memory_clock_mhz, end_temperature_c, end_power_limit_watts;
+    std::optional<std::string> throttle;  // "power_cap,thermal,...", "" none
+    std::optional<bool> throttled;        // power-capped or thermal time in the window, or such a bit at an end
+    std::optional<double> power_capped_seconds, thermal_capped_seconds;
+    std::optional<double> sustained_seconds, sustained_gflops, sustained_gbps, sustained_power_watts,
+        sustained_energy_joules, sustained_pj_per_flop, sustained_pj_per_byte, sustained_sm_clock_mhz,
+        sustained_temperature_c;
+    std::optional<std::string> sustained_throttle;
+    std::optional<bool> sustained_throttled;
+    std::optional<double> sustained_power_capped_seconds, sustained_thermal_capped_seconds;
+};
 // Where an operation record came from.
 struct CaseOrigin {
     std::optional<std::string> operation;  // the case's own type, on "unknown" records
@@ -84,6 +103,7 @@ struct OperationExtras {
     InstanceFacts instance;
     SampleFacts samples;
     Judgement judgement;
+    EnergyFacts energy;
 };
 // A fusion record's extra_params after the fused case's params.
 struct FusionExtras {
@@ -279,6 +299,7 @@ void append(boost::json::object& e, const CaseOrigin& x);
 void append(boost::json::object& e, const InstanceFacts& x);
 void append(boost::json::object& e, const SampleFacts& x);
 void append(boost::json::object& e, const Judgement& x);
+void append(boost::json::object& e, const EnergyFacts& x);
 void append(boost::json::object& e, const FusionExtras& x);
 void append(boost::json::object& e, const SweepPointFacts& x);
 // calib's sections go into Profile::extensions ahead of any other key.

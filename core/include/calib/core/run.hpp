@@ -53,6 +53,27 @@ struct RunOptions {
     std::string hardware_name;                // --hardware; default: the CPU model
     std::optional<double> peak_gflops;        // --peak-gflops (fp32, user)
     std::optional<double> peak_bandwidth;     // --peak-bandwidth (user)
+    // ABI 1.1 sustained cases (CALIB_CASE_SUSTAINED, a plugin's headline cases) are also run back to back
+    // for this long, energy and conditions read around it (--sustained S; 0: not; --quick: not).
+    double sustained_seconds = 10;
+};
+
+// The conditions of a device read before and after a stretch of work (ABI 1.1 read_device_state).
+struct EnergyWindow {
+    double seconds = 0;         // wall time between the two readings
+    double busy_seconds = 0;    // of it, the time the plugin reported for its executions
+    uint64_t executions = 0;    // executions in between (warm-up included)
+    std::optional<double> energy_joules;  // both readings had the energy counter
+    DeviceState end;            // the reading after
+    uint32_t throttle = 0;      // CALIB_THROTTLE_* bits at either reading
+    std::optional<double> power_capped_seconds, thermal_capped_seconds;  // their counters' increase
+};
+// A device's conditions at the start of its plugin's turn, before any case: idle power and clocks.
+struct DeviceConditions {
+    std::string plugin;
+    uint32_t device = 0;
+    std::string name;
+    DeviceState idle;           // power: the mean of a few readings
 };
 
 // Options for a standard or quick run (policy_preset, and a shorter end-of-run pass for quick): what
@@ -88,6 +109,9 @@ struct CaseOutcome {
     double foreign_seconds = 0;
     double foreign_cpus = 0;
     bool disturbed = false;
+    // ABI 1.1 (plugins that read their device state): the device around the measurement, and around
+    // the sustained window of a sustained case.
+    std::optional<EnergyWindow> energy, sustained;
     // Set by the end-of-run pass: "deferred" (measured only there), "replaced" (measured again there,
     // this is the retry) or "original_kept" (the retry was not better); empty otherwise. Cases go there
     // when displaced, robbed by steal or disturbed by a co-runner.
@@ -98,6 +122,7 @@ struct RunResult {
     std::vector<PluginRecord> plugins;
     std::vector<CaseOutcome> outcomes;
     std::map<std::string, double> plugin_seconds;  // by plugin id
+    std::vector<DeviceConditions> devices;         // ABI 1.1 plugins that read device state
     bool complete = true;                          // false when interrupted
     double wall_seconds = 0;
     std::string started_at;                        // ISO-8601
