@@ -144,7 +144,7 @@ struct RunArgs {
     std::string hardware, output, filter, policy_name = "adaptive";
     double scan_timeout = 30, case_timeout = -1;
     double peak_gflops = -1, peak_bandwidth = -1, time_budget = -1, max_noise = -1, warmup = -1;
-    double placement_wait = -1, placement_retry = -1, sustained = -1;
+    double placement_wait = -1, placement_retry = -1, sustained = -1, energy_window = -1;
     int repetitions = 0;
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
@@ -181,6 +181,9 @@ po::options_description run_options(RunArgs& a) {
         "sustained", po::value(&a.sustained),
         "seconds a plugin's sustained cases (its headline ones) also run back to back, energy and clocks read "
         "around them (default 10; 0: not; never with --quick)")(
+        "energy-window", po::value(&a.energy_window),
+        "shortest measurement, in seconds, whose energy is reported (default 1: the energy counter's steps "
+        "make shorter windows meaningless)")(
         "no-corunner-check", po::bool_switch(&a.no_corunner),
         "keep samples timed while other processes used calib's CPUs (see docs/measurement.md)")(
         "placement-wait", po::value(&a.placement_wait),
@@ -213,6 +216,10 @@ std::string apply_host_args(const RunArgs& a, const po::variables_map& vm, core:
     if (vm.count("sustained")) {
         if (!(a.sustained >= 0 && a.sustained <= 600)) return "--sustained must be between 0 and 600 seconds";
         o.sustained_seconds = a.sustained;
+    }
+    if (vm.count("energy-window")) {
+        if (!(a.energy_window >= 0)) return "--energy-window must be >= 0 seconds";
+        o.min_energy_window_seconds = a.energy_window;
     }
     if (vm.count("placement-wait")) {
         if (!(a.placement_wait >= 0)) return "--placement-wait must be >= 0 seconds";

@@ -115,7 +115,7 @@ TEST_CASE("topology: one device has host links only, and --operations transfer s
 }
 
 TEST_CASE("energy: a plugin that reads its device state gets energy, conditions and a sustained window", "[energy]") {
-    LinksRun r("", "--filter '^matmul'");
+    LinksRun r("", "--filter '^matmul' --energy-window 0");
     INFO(r.run.err);
     REQUIRE(r.run.exit_code == 0);
     CHECK(host("validate " + r.profile.string()).exit_code == 0);
@@ -158,4 +158,12 @@ TEST_CASE("energy: a plugin that reads its device state gets energy, conditions 
     LinksRun none("", "--filter '^matmul' --sustained 0");
     REQUIRE(none.run.exit_code == 0);
     CHECK(slurp(none.profile).find("sustained_seconds") == std::string::npos);
+    // The default window rule: the fixture's millisecond windows get a note, not a figure.
+    const auto d = boost::json::parse(slurp(none.profile));
+    for (const auto& [key, rec] : d.at("operation_profiles").as_object()) {
+        const auto& e = rec.at("extra_params").as_object();
+        CHECK_FALSE(e.contains("avg_power_watts"));
+        CHECK_THAT(std::string(e.at("energy_note").as_string()), Catch::Contains("below 1.00 s"));
+        CHECK(e.contains("end_sm_clock_mhz"));  // the conditions stay
+    }
 }

@@ -462,7 +462,8 @@ template <>
 struct Schema<EnergyFacts> {
     using T = EnergyFacts;
     static constexpr auto fields = std::make_tuple(
-        field("energy_window_seconds", &T::energy_window_seconds), field("energy_joules", &T::energy_joules),
+        field("energy_window_seconds", &T::energy_window_seconds), field("energy_note", &T::energy_note),
+        field("energy_joules", &T::energy_joules),
         field("energy_per_execution_joules", &T::energy_per_execution_joules),
         field("avg_power_watts", &T::avg_power_watts), field("pj_per_flop", &T::pj_per_flop),
         field("pj_per_byte", &T::pj_per_byte), field("busy_fraction", &T::busy_fraction),

@@ -1,5 +1,6 @@
 // build_profile's record mergers: operation records (compute and bandwidth) and fusion records.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "build.hpp"
@@ -29,7 +30,13 @@ EnergyFacts energy_facts(const CaseOutcome& c) {
         const EnergyWindow& w = *c.energy;
         f.energy_window_seconds = w.seconds;
         if (w.seconds > 0) f.busy_fraction = w.busy_seconds / w.seconds;
-        if (w.energy_joules && w.executions > 0 && w.seconds > 0) {
+        if (w.energy_joules && w.seconds < w.min_seconds) {
+            char note[160];
+            std::snprintf(note, sizeof note,
+                          "window %.2f s is below %.2f s: the energy counter's steps would be most of it (see the "
+                          "sustained window)", w.seconds, w.min_seconds);
+            f.energy_note = note;
+        } else if (w.energy_joules && w.executions > 0 && w.seconds > 0) {
             const double per = *w.energy_joules / static_cast<double>(w.executions);
             f.energy_joules = *w.energy_joules;
             f.energy_per_execution_joules = per;

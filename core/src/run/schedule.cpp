@@ -198,8 +198,10 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
             };
             out.measurement = policy_->measure(before ? counted : run_a, cancelled, guard_);
             if (before)
-                if (const std::optional<DeviceState> after = state_of(client, plugin, device))
+                if (const std::optional<DeviceState> after = state_of(client, plugin, device)) {
                     out.energy = window_of(*before, *after, now_seconds() - t_before, busy, executions);
+                    out.energy->min_seconds = o_.min_energy_window_seconds;
+                }
             if (main_pass_ && s.primary->sustained && o_.sustained_seconds > 0 && !o_.quick &&
                 out.measurement->reason != StopReason::cancelled)
                 sustain(client, instances.front(), plugin, out);

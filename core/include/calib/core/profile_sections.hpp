@@ -59,6 +59,7 @@ struct SampleFacts {
 // clock down in between); and the same over the sustained window of a sustained case.
 struct EnergyFacts {
     std::optional<double> energy_window_seconds, energy_joules, energy_per_execution_joules, avg_power_watts;
+    std::optional<std::string> energy_note;  // why a window has no energy figures
     std::optional<double> pj_per_flop, pj_per_byte, busy_fraction;
     std::optional<double> end_sm_clock_mhz, end_memory_clock_mhz, end_temperature_c, end_power_limit_watts;
     std::optional<std::string> throttle;  // "power_cap,thermal,...", "" none

@@ -56,10 +56,15 @@ struct RunOptions {
     // ABI 1.1 sustained cases (CALIB_CASE_SUSTAINED, a plugin's headline cases) are also run back to back
     // for this long, energy and conditions read around it (--sustained S; 0: not; --quick: not).
     double sustained_seconds = 10;
+    // A measurement's energy is reported only when its window lasts this long: the driver updates its energy
+    // counter every few tens of ms, so over the ~0.1 s of a GPU case the counter's steps are most of the
+    // reading (H200: 0 W and 1172 W on a 700 W part). --energy-window S.
+    double min_energy_window_seconds = 1.0;
 };
 
 // The conditions of a device read before and after a stretch of work (ABI 1.1 read_device_state).
 struct EnergyWindow {
+    double min_seconds = 0;     // RunOptions::min_energy_window_seconds when it was read
     double seconds = 0;         // wall time between the two readings
     double busy_seconds = 0;    // of it, the time the plugin reported for its executions
     uint64_t executions = 0;    // executions in between (warm-up included)
