@@ -486,6 +486,8 @@ void Scheduler::retry_one(const Later& lt, PluginClient& client) {
     ++result_.placement.retried_cases;
     if (again.status == "ok" && off_fraction(again) < lt.displaced) {
         again.placement_retry = "replaced";
+        // The sustained window ran in the main pass only (its figure is the device's, not the host CPUs').
+        if (!again.sustained) again.sustained = std::move(orig.sustained);
         orig = std::move(again);
         ++result_.placement.replaced_cases;
     } else {
