@@ -59,7 +59,7 @@ std::size_t entries(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("--strict with a co-runner: exit 4, the failed check named, the existing output untouched",
+TEST_CASE("preflight: --strict with a co-runner: exit 4, the failed check named, the existing output untouched",
           "[cli][preflight]") {
     FixtureDir plugins;
     Scratch dir;
@@ -78,7 +78,7 @@ TEST_CASE("--strict with a co-runner: exit 4, the failed check named, the existi
     CHECK(r.err.find("preflight failed under --strict") != std::string::npos);
 }
 
-TEST_CASE("without --strict a failed preflight is recorded (passed false, forced true) and validates",
+TEST_CASE("preflight: without --strict a failed one is recorded (passed false, forced true) and validates",
           "[cli][preflight]") {
     FixtureDir plugins;
     Scratch dir;
@@ -135,7 +135,7 @@ TEST_CASE("without --strict a failed preflight is recorded (passed false, forced
     CHECK_FALSE(json::parse(slurp(dir / "2025.json")).at("metadata").as_object().contains("preflight"));
 }
 
-TEST_CASE("--no-preflight: no checks, no metadata.preflight, --strict has nothing to refuse", "[cli][preflight]") {
+TEST_CASE("preflight: --no-preflight, no checks, no metadata.preflight, --strict has nothing to refuse", "[cli][preflight]") {
     FixtureDir plugins;
     Scratch dir;
     const fs::path out = dir / "profile.json";
@@ -148,7 +148,7 @@ TEST_CASE("--no-preflight: no checks, no metadata.preflight, --strict has nothin
     CHECK(host("validate " + out.string()).exit_code == 0);
 }
 
-TEST_CASE("calib-host --help and run --help document --strict and exit code 4", "[cli][preflight]") {
+TEST_CASE("preflight: calib-host --help and run --help document --strict and exit code 4", "[cli][preflight]") {
     const auto top = host("--help");
     CHECK(top.out.find("4 a preflight check failed") != std::string::npos);
     const auto run = host("run --help");

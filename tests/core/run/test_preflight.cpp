@@ -129,7 +129,7 @@ TEST_CASE("preflight corunner and rapl checks", "[preflight]") {
     CHECK(rapl_check(c).status == "pass");
 }
 
-TEST_CASE("preflight over a quiet fake machine passes; an extra (GPU) failure fails it", "[preflight]") {
+TEST_CASE("preflight over a quiet fake machine passes, an extra (GPU) failure fails it", "[preflight]") {
     calib::test::Scratch s;
     PreflightOptions o;
     o.paths.cpu_root = (s / "cpu").string();
