@@ -64,3 +64,20 @@ TEST_CASE("export origin-2025 drops metadata.preflight", "[profile][preflight][e
     CHECK_FALSE(q.metadata.preflight);
     CHECK(to_json(q).at("metadata").as_object().size() == 11);
 }
+
+TEST_CASE("validate: metadata.preflight's passed and forced agree with its checks", "[profile][preflight]") {
+    Profile p = with_preflight();
+    CHECK(validate(to_json(p)).empty());
+    p.metadata.preflight->passed = true;
+    auto problems = validate(to_json(p));
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0] == "metadata.preflight.passed: true but check \"corunner\" failed");
+    CHECK(problems[1] == "metadata.preflight.forced: true but the preflight passed");
+    p.metadata.preflight->checks.pop_back();  // no failure left
+    p.metadata.preflight->forced = false;
+    CHECK(validate(to_json(p)).empty());
+    p.metadata.preflight->passed = false;
+    problems = validate(to_json(p));
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0] == "metadata.preflight.passed: false but no check failed");
+}
