@@ -320,13 +320,16 @@ std::string scan_plugins(const core::RunOptions& o, Progress& progress, std::vec
 
 // The preflight checks (preflight.hpp), printed on stderr: each warn and fail (--quiet: fails only).
 // Under --strict a failure ends the run here: the failures are printed and nothing is written.
-std::optional<core::Preflight> preflight(const RunArgs& a, const core::RunOptions& o, bool& refused) {
+// GPU checks (clocks, power state) come from the scanned plugins' devices: into opts.extra.
+std::optional<core::Preflight> preflight(const RunArgs& a, const core::RunOptions& o,
+                                         const std::vector<core::PluginRecord>& plugins, bool& refused) {
     refused = false;
     if (a.no_preflight) return std::nullopt;
     core::PreflightOptions opts;
     opts.config.corunner = o.corunner;
     opts.corunner = o.corunner_check;  // --no-corunner-check: the run does not care, nor does the preflight
     opts.cpu_times = o.cpu_times_probe;
+    (void)plugins;  // opts.extra = GPU checks from plugins[i]'s device state (not yet)
     core::Preflight p = core::run_preflight(opts);
     for (const auto& c : p.checks)
         if (c.status == "fail" || (c.status == "warn" && !a.quiet))
@@ -428,7 +431,7 @@ int cmd_run(const Args& args) {
     std::vector<core::PluginRecord> plugins;
     if (auto err = scan_plugins(o, progress, plugins); !err.empty()) return usage_error(err);
     bool refused = false;
-    std::optional<core::Preflight> checks = preflight(a, o, refused);
+    std::optional<core::Preflight> checks = preflight(a, o, plugins, refused);
     if (refused) return kExitPreflight;
 
     std::signal(SIGINT, on_interrupt);
