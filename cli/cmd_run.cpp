@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "calib/core/compare.hpp"
 #include "calib/core/history.hpp"
+#include "calib/core/preflight.hpp"
 #include "calib/core/run.hpp"
 #include "calib/vocabulary.h"
 #include "comparison.hpp"
@@ -149,6 +151,7 @@ struct RunArgs {
     std::vector<std::string> operations, fusion, precisions;
     bool quick = false, as_json = false, quiet = false, verbose = false, no_guard = false;
     bool no_corunner = false, no_history = false;
+    bool strict = false, no_preflight = false;
     std::size_t replicas = 0;
     std::string history;
 };
@@ -157,7 +160,8 @@ po::options_description run_options(RunArgs& a) {
     po::options_description desc(
         "calib-host [run] [options]: calibrate this machine with every discovered plugin\n"
         "Exit codes: 0 ok; 1 some cases failed (results kept); 2 usage or input error (nothing written);\n"
-        "3 internal error; 130 interrupted (<output>.partial written)");
+        "3 internal error; 4 a preflight check failed under --strict (nothing written);\n"
+        "130 interrupted (<output>.partial written)");
     desc.add_options()("help,h", "this help")("hardware", po::value(&a.hardware), "hardware name for the profile")(
         "peak-gflops", po::value(&a.peak_gflops), "theoretical fp32 peak GFLOPS (overrides detection)")(
         "peak-bandwidth", po::value(&a.peak_bandwidth), "theoretical memory bandwidth GB/s")(
@@ -200,7 +204,12 @@ po::options_description run_options(RunArgs& a) {
         "history", po::value(&a.history),
         "record the run in this history database (default $XDG_DATA_HOME/calib/history.sqlite, else "
         "~/.local/share/calib/history.sqlite; see calib-host history)")(
-        "no-history", po::bool_switch(&a.no_history), "do not record the run in the history");
+        "no-history", po::bool_switch(&a.no_history), "do not record the run in the history")(
+        "strict", po::bool_switch(&a.strict),
+        "refuse to run when a preflight check fails (exit 4, nothing written; see docs/measurement.md)")(
+        "no-preflight", po::bool_switch(&a.no_preflight),
+        "skip the preflight checks (governor, clocks, load, co-runners, RAPL); the profile then has no "
+        "metadata.preflight");
     a.disc.add_to(desc);
     return desc;
 }
@@ -323,6 +332,35 @@ std::string scan_plugins(const core::RunOptions& o, Progress& progress, std::vec
     return {};
 }
 
+// The preflight checks (preflight.hpp), printed on stderr: each warn and fail (--quiet: fails only).
+// Under --strict a failure ends the run here: the failures are printed and nothing is written.
+// GPU checks (clocks, power state) come from the scanned plugins' devices: into opts.extra.
+std::optional<core::Preflight> preflight(const RunArgs& a, const core::RunOptions& o,
+                                         const std::vector<core::PluginRecord>& plugins, bool& refused) {
+    refused = false;
+    if (a.no_preflight) return std::nullopt;
+    core::PreflightOptions opts;
+    opts.config.corunner = o.corunner;
+    opts.corunner = o.corunner_check;  // --no-corunner-check: the run does not care, nor does the preflight
+    opts.cpu_times = o.cpu_times_probe;
+    (void)plugins;  // opts.extra = GPU checks from plugins[i]'s device state (not yet)
+    core::Preflight p = core::run_preflight(opts);
+    for (const auto& c : p.checks)
+        if (c.status == "fail" || (c.status == "warn" && !a.quiet))
+            std::cerr << "calib-host: preflight: " << core::describe(c) << "\n";
+    if (!p.passed && a.strict) {
+        std::cerr << "calib-host: preflight failed under --strict: nothing measured, nothing written"
+                  << (a.output.empty() ? "" : " (" + a.output + " left as it was)") << "\n";
+        refused = true;
+        return p;
+    }
+    p.forced = !p.passed;
+    if (p.forced && !a.quiet)
+        std::cerr << "calib-host: preflight failed; measuring anyway (recorded in metadata.preflight; --strict "
+                     "refuses)\n";
+    return p;
+}
+
 // Records the run in the history and names the records SLOWER than in the last comparable run (same
 // fingerprints). The history never changes the run's outcome: any failure is one warning line.
 void record_history(const RunArgs& a, const core::Profile& profile, const std::string& text,
@@ -406,10 +444,14 @@ int cmd_run(const Args& args) {
     Progress progress(verbosity, ::isatty(STDERR_FILENO) == 1);
     std::vector<core::PluginRecord> plugins;
     if (auto err = scan_plugins(o, progress, plugins); !err.empty()) return usage_error(err);
+    bool refused = false;
+    std::optional<core::Preflight> checks = preflight(a, o, plugins, refused);
+    if (refused) return kExitPreflight;
 
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
     core::RunResult result = core::run_calibration(o, plugins, g_cancel, &progress);
+    result.preflight = std::move(checks);
     progress.finish();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);

@@ -11,6 +11,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitCaseFailures = 1;  // some cases failed / problems found / regression
 inline constexpr int kExitUsage = 2;         // usage or input error; nothing written
 inline constexpr int kExitInternal = 3;      // unexpected internal error
+inline constexpr int kExitPreflight = 4;     // a preflight check failed under --strict; nothing written
 inline constexpr int kExitInterrupted = 130; // SIGINT/SIGTERM: <output>.partial written
 
 using Args = std::vector<std::string>;

@@ -40,6 +40,7 @@ Each subcommand has --help.
 
 Exit codes: 0 success; 1 some cases failed (results kept), validation problems, or a regression;
             2 usage or input error (nothing written); 3 internal error;
+            4 a preflight check failed under run --strict (nothing measured or written);
             130 interrupted (what was measured is in <output>.partial).
 )";
 

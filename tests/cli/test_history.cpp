@@ -13,7 +13,8 @@ namespace json = boost::json;
 namespace {
 
 // A plugin folder holding only the well-behaved fixture (three cheap cases). The runs skip the
-// placement guard (its 2 s settle) and co-runner check: they test the history, not the measurement.
+// placement guard (its 2 s settle), co-runner check and preflight: they test the history, not the
+// measurement.
 struct FixtureDir {
     Scratch dir;
     FixtureDir() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
@@ -21,7 +22,7 @@ struct FixtureDir {
 
 std::string run_args(const FixtureDir& plugins, const fs::path& history, const fs::path& out) {
     return "--no-default-plugins --plugins " + plugins.dir.path().string() +
-           " --quiet --no-corunner-check --no-placement-guard --replicas 1 --time-budget 0.05 --placement-retry 0 --history " +
+           " --quiet --no-preflight --no-corunner-check --no-placement-guard --replicas 1 --time-budget 0.05 --placement-retry 0 --history " +
            history.string() + " --output " + out.string();
 }
 
@@ -173,7 +174,7 @@ TEST_CASE("history: the default database is under XDG_DATA_HOME and --no-history
     Scratch dir;
     const std::string env = "XDG_DATA_HOME=" + (dir / "data").string();
     const std::string args = "--no-default-plugins --plugins " + plugins.dir.path().string() +
-                             " --quiet --no-corunner-check --no-placement-guard --replicas 1 --time-budget 0.05 --placement-retry 0 --json";
+                             " --quiet --no-preflight --no-corunner-check --no-placement-guard --replicas 1 --time-budget 0.05 --placement-retry 0 --json";
     auto none = host(args + " --no-history", env);
     CHECK(none.exit_code == 0);
     CHECK(!fs::exists(dir / "data"));

@@ -209,6 +209,7 @@ HostInfo detect_host() {
         in >> h.load_average[0] >> h.load_average[1] >> h.load_average[2];
     }
     h.cpufreq_governor = read_first_line("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    h.conditions = read_cpu_conditions();
     return h;
 }
 
@@ -219,7 +220,7 @@ boost::json::object to_json(const HostInfo& h) {
             {"level", c.level}, {"type", c.type}, {"size_bytes", c.size_bytes}, {"shared_cpu_count", c.shared_cpu_count}});
     boost::json::array isa;
     for (const auto& f : h.isa) isa.push_back(boost::json::value(f));
-    return boost::json::object{
+    boost::json::object o{
         {"hostname", h.hostname},
         {"cpu_model", h.cpu_model},
         {"cpu_vendor", h.cpu_vendor},
@@ -238,6 +239,8 @@ boost::json::object to_json(const HostInfo& h) {
         {"clock_readings_ghz", boost::json::value_from(h.clock_readings_ghz)},
         {"fma_pipes", h.fma_pipes},
     };
+    add_to_json(o, h.conditions);
+    return o;
 }
 
 }  // namespace calib::core

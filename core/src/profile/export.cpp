@@ -158,6 +158,7 @@ Profile to_origin_2025(Profile p) {
     m.framework.reset();
     m.cpu_clock.reset();
     m.gpu_clock.reset();
+    m.preflight.reset();
     for (auto& [key, rec] : p.operation_profiles) rec.precision_results.reset();
     return p;
 }

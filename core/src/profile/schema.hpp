@@ -42,6 +42,10 @@ constexpr Field<T, M> field(std::string_view name, M T::*member, Layout e = Layo
 template <class T>
 struct Schema;  // specialised below: static constexpr auto fields = std::make_tuple(field(...), ...)
 
+// A type whose JSON object may hold keys beyond its table (read and dropped, never a problem).
+template <class T>
+struct open_schema : std::false_type {};
+
 template <class T, class = void>
 struct has_schema : std::false_type {};
 template <class T>
@@ -129,7 +133,7 @@ public:
     template <class T>
     void read_fields(T& obj) {
         read_members(obj);
-        if (mode_ == Mode::strict) finish();
+        if (mode_ == Mode::strict && !open_schema<T>::value) finish();
     }
 
     template <class M>
@@ -336,7 +340,25 @@ struct Schema<Metadata> {
         field("numpy_version", &T::numpy_version, Layout::null_if_empty), field("num_warmup_runs", &T::num_warmup_runs),
         field("num_measurement_runs", &T::num_measurement_runs), field("device_type", &T::device_type),
         field("platform_architecture", &T::platform_architecture), field("framework", &T::framework),
-        field("cpu_clock", &T::cpu_clock), field("gpu_clock", &T::gpu_clock));
+        field("cpu_clock", &T::cpu_clock), field("gpu_clock", &T::gpu_clock), field("preflight", &T::preflight));
+};
+
+template <>
+struct Schema<PreflightCheck> {
+    using T = PreflightCheck;
+    static constexpr auto fields = std::make_tuple(
+        field("name", &T::name), field("status", &T::status), field("message", &T::message),
+        field("value", &T::value), field("threshold", &T::threshold), field("unit", &T::unit));
+};
+// {name, status, message, ...}: the consumers take any further key of a check.
+template <>
+struct open_schema<PreflightCheck> : std::true_type {};
+
+template <>
+struct Schema<Preflight> {
+    using T = Preflight;
+    static constexpr auto fields = std::make_tuple(field("timestamp", &T::timestamp), field("passed", &T::passed),
+                                                   field("forced", &T::forced), field("checks", &T::checks));
 };
 
 template <>

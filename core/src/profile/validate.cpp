@@ -175,6 +175,20 @@ void check_extensions(const json::object& ext, std::vector<std::string>& out) {
         for (auto& problem : validate_topology(*t)) out.push_back(std::move(problem));
 }
 
+// metadata.preflight agrees with its checks: passed = no check failed; forced only when it did not pass.
+void check_preflight(const Metadata& m, std::vector<std::string>& out) {
+    if (!m.preflight) return;
+    const Preflight& pf = *m.preflight;
+    std::string failed;
+    for (const auto& c : pf.checks)
+        if (c.status == "fail") failed = c.name;
+    if (pf.passed && !failed.empty())
+        out.push_back("metadata.preflight.passed: true but check \"" + failed + "\" failed");
+    if (!pf.passed && failed.empty() && !pf.checks.empty())
+        out.push_back("metadata.preflight.passed: false but no check failed");
+    if (pf.forced && pf.passed) out.push_back("metadata.preflight.forced: true but the preflight passed");
+}
+
 }  // namespace
 
 std::vector<std::string> validate(const json::value& doc) {
@@ -195,6 +209,7 @@ std::vector<std::string> validate(const json::value& doc) {
             if (res.fusion_ok[i]) check_fusion(p.fusion_profiles[i].first, p.fusion_profiles[i].second, out);
         }
         check_bare_keys(p, out);
+        if (res.top_ok) check_preflight(p.metadata, out);
         check_extensions(p.extensions, out);
         // Aggregates are only comparable when every field they derive from was read.
         if (res.top_ok && records_ok) {

@@ -170,6 +170,7 @@ Metadata metadata(const RunResult& r, const RunOptions& o) {
     md.num_warmup_runs = 1;
     md.num_measurement_runs =
         static_cast<int64_t>(o.policy.fixed_samples > 0 ? o.policy.fixed_samples : o.policy.min_samples);
+    md.preflight = r.preflight;
     return md;
 }
 
@@ -211,6 +212,15 @@ std::optional<CpuClock> cpu_clock(const HostInfo& h) {
     c.query_method = "calib: dependent integer-add chain on every CPU at once under load, best of 3, at the "
                      "start and the end of the run (the higher reading)";
     if (!h.cpufreq_governor.empty()) c.governor = h.cpufreq_governor;
+    // Per core as the OS reports them at the run's start (cpufreq, else /proc/cpuinfo), and the limits.
+    const CpuConditions& k = h.conditions;
+    for (const auto& one : k.cores)
+        if (one.cur_mhz > 0) c.per_core_freq_mhz.push_back(one.cur_mhz);
+    if (c.per_core_freq_mhz.size() != k.cores.size()) c.per_core_freq_mhz.clear();
+    c.min_freq_mhz = k.min_mhz();
+    c.max_freq_mhz = k.max_mhz();
+    c.base_freq_mhz = k.base_mhz();
+    if (!c.per_core_freq_mhz.empty()) c.query_method += "; per_core_freq_mhz: " + k.clock_source + " at the run's start";
     return c;
 }
 

@@ -43,6 +43,7 @@ TEST_CASE("to_origin_2025 drops the 2026 metadata and precision_results, nothing
     p.metadata.platform_architecture = "x86_64";
     p.metadata.cpu_clock = CpuClock{};
     p.metadata.gpu_clock = GpuClock{};
+    p.metadata.preflight = Preflight{};
     OperationRecord r = test::matmul_record(256, 100, 0.5);
     r.precision_results.emplace();
     p.operation_profiles.emplace_back("matmul", r);
@@ -51,6 +52,7 @@ TEST_CASE("to_origin_2025 drops the 2026 metadata and precision_results, nothing
     const auto md = to_json(q).at("metadata").as_object();
     CHECK(md.size() == 11);
     CHECK(!md.contains("device_type"));
+    CHECK(!md.contains("preflight"));
     CHECK(!q.operation_profiles[0].second.precision_results);
     CHECK(q.extensions == p.extensions);
     CHECK(q.metadata.hardware_name == "box");

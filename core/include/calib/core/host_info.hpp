@@ -12,6 +12,8 @@
 
 #include <boost/json.hpp>
 
+#include "calib/core/cpu_conditions.hpp"
+
 namespace calib::core {
 
 struct CacheInfo {
@@ -47,6 +49,9 @@ struct HostInfo {
     std::string compiler;      // compiler that built calib
     std::array<double, 3> load_average{};
     std::string cpufreq_governor;  // empty where not readable (VMs)
+    // Clock per core and its limits, governors, turbo, RAPL: read by detect_host() at the run's start
+    // (before any measurement), written into the host section (add_to_json) and metadata.cpu_clock.
+    CpuConditions conditions;
     // Filled by measurement, 0 = not measured yet (detect_cpu_peaks measures what is missing).
     double sustained_clock_ghz = 0;
     // The same chain with a zmm FMA beside each add: the clock under AVX-512 load (its frequency licence),

@@ -31,6 +31,23 @@ struct GpuClock {
     std::optional<std::string> power_mode_name;  // e.g. "MAXN" (Jetson); the registry's power mode
 };
 
+// metadata.preflight (origin-2026.md): the checks made before measuring (core/include/calib/core/
+// preflight.hpp runs them). A check's keys beyond these are read and dropped (the consumers pass it on
+// as a dict).
+struct PreflightCheck {
+    std::string name;     // "governor", "cpu_clock", "system_load", "corunner", "rapl", "gpu_..."
+    std::string status;   // "pass", "warn", "fail", "skip"
+    std::string message;  // what was seen, or why it was skipped
+    std::optional<double> value, threshold;  // the measured figure and the limit it was held to
+    std::optional<std::string> unit;         // of value and threshold
+};
+struct Preflight {
+    std::string timestamp;  // ISO-8601, "+00:00"
+    bool passed = true;     // no check failed
+    bool forced = false;    // a check failed and the run went on (no --strict)
+    std::vector<PreflightCheck> checks;
+};
+
 // The origin's metadata fields, in its order, then the 2026 consumers' additions. The 2025 loader
 // rejects any key beyond the first eleven (shared/reference/origin-2026.md): the additions are
 // std::optional, left out when empty, and `export --format origin-2025` drops them.
@@ -51,6 +68,7 @@ struct Metadata {
     std::optional<std::string> framework;              // what ran the primary device's cases: "onednn", ...
     std::optional<CpuClock> cpu_clock;                 // left out, never null, when not measured
     std::optional<GpuClock> gpu_clock;
+    std::optional<Preflight> preflight;                // left out when the run skipped it (--no-preflight)
 };
 
 // One precision measured at a matmul record's shape, as the 2026 consumers read it (origin-2026.md;

@@ -133,6 +133,8 @@ struct RunResult {
     std::string started_at;                        // ISO-8601
     HostInfo host;
     PeakTable peaks;
+    // The checks made before the run (preflight.hpp; the CLI runs them and sets this): metadata.preflight.
+    std::optional<Preflight> preflight;
     // The placement guard over the run: how it probed ("off" / "unavailable: ..." when it did not),
     // the reference latency, probes taken and how many found the CPUs displaced, seconds spent waiting.
     struct Placement {
