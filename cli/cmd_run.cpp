@@ -14,6 +14,7 @@
 #include "calib/core/history.hpp"
 #include "calib/core/preflight.hpp"
 #include "calib/core/run.hpp"
+#include "calib/plugin.h"
 #include "calib/vocabulary.h"
 #include "comparison.hpp"
 #include "options.hpp"
@@ -332,9 +333,55 @@ std::string scan_plugins(const core::RunOptions& o, Progress& progress, std::vec
     return {};
 }
 
+// One check per device of each GPU plugin that reads its device state (ABI 1.1): clocks, power and
+// temperature before the run; a warning when the idle device is already held down (power cap, heat,
+// hardware slowdown) or hot. A plugin whose worker cannot say is skipped with the reason.
+std::vector<core::PreflightCheck> gpu_checks(const std::vector<core::PluginRecord>& plugins, const core::WorkerOptions& w) {
+    std::vector<core::PreflightCheck> out;
+    for (const auto& p : plugins) {
+        if (!p.loaded || p.abi_minor < 1 || p.device_kind != core::DeviceKind::gpu || !p.device_available) continue;
+        core::PluginClient client(p.path, w);
+        for (uint32_t d = 0; d < std::max<std::size_t>(1, p.devices.size()); ++d) {
+            core::PreflightCheck c;
+            c.name = "gpu_state:" + p.id + ":" + std::to_string(d);
+            std::optional<core::DeviceState> s;
+            try {
+                s = client.read_state(d, 30);
+            } catch (const std::exception& e) {
+                c.status = "skip";
+                c.message = std::string("the plugin's worker failed: ") + e.what();
+                out.push_back(c);
+                break;
+            }
+            if (!s || s->valid == 0) {
+                c.status = "skip";
+                c.message = "the plugin reads no device state";
+                out.push_back(c);
+                break;
+            }
+            char text[256];
+            std::snprintf(text, sizeof text, "%s: SM %.0f MHz, memory %.0f MHz, %.0f W (limit %.0f W), %.0f C, throttle: %s",
+                          d < p.devices.size() ? p.devices[d].name.c_str() : p.device_name.c_str(), s->sm_clock_mhz,
+                          s->memory_clock_mhz, s->power_watts, s->power_limit_watts, s->temperature_c,
+                          s->throttle == 0 ? "none" : core::throttle_text(s->throttle).c_str());
+            c.message = text;
+            const uint32_t held = s->throttle & (CALIB_THROTTLE_POWER_CAP | CALIB_THROTTLE_THERMAL | CALIB_THROTTLE_HW_SLOWDOWN);
+            const bool hot = (s->valid & CALIB_STATE_TEMPERATURE) != 0 && s->temperature_c >= 80;
+            c.status = held != 0 || hot ? "warn" : "pass";
+            if ((s->valid & CALIB_STATE_TEMPERATURE) != 0) {
+                c.value = s->temperature_c;
+                c.threshold = 80;
+                c.unit = "C";
+            }
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
 // The preflight checks (preflight.hpp), printed on stderr: each warn and fail (--quiet: fails only).
 // Under --strict a failure ends the run here: the failures are printed and nothing is written.
-// GPU checks (clocks, power state) come from the scanned plugins' devices: into opts.extra.
+// GPU checks (clocks, power state) come from the scanned plugins' devices (gpu_checks).
 std::optional<core::Preflight> preflight(const RunArgs& a, const core::RunOptions& o,
                                          const std::vector<core::PluginRecord>& plugins, bool& refused) {
     refused = false;
@@ -343,7 +390,7 @@ std::optional<core::Preflight> preflight(const RunArgs& a, const core::RunOption
     opts.config.corunner = o.corunner;
     opts.corunner = o.corunner_check;  // --no-corunner-check: the run does not care, nor does the preflight
     opts.cpu_times = o.cpu_times_probe;
-    (void)plugins;  // opts.extra = GPU checks from plugins[i]'s device state (not yet)
+    opts.extra = gpu_checks(plugins, o.worker);
     core::Preflight p = core::run_preflight(opts);
     for (const auto& c : p.checks)
         if (c.status == "fail" || (c.status == "warn" && !a.quiet))

@@ -26,7 +26,9 @@ bool reads_throttle(const EnergyWindow& w) {
 EnergyFacts energy_facts(const CaseOutcome& c) {
     EnergyFacts f;
     const double flops = c.info.flops, bytes = c.info.bytes;
-    if (c.energy) {
+    if (c.energy && !c.energy->note.empty()) {
+        f.energy_note = c.energy->note;  // e.g. RAPL unavailable: nothing else to say
+    } else if (c.energy) {
         const EnergyWindow& w = *c.energy;
         f.energy_window_seconds = w.seconds;
         if (w.seconds > 0) f.busy_fraction = w.busy_seconds / w.seconds;

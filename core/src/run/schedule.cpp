@@ -196,12 +196,30 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
                 busy += t;
                 return t;
             };
-            out.measurement = policy_->measure(before ? counted : run_a, cancelled, guard_);
+            // CPU plugins: the package and DRAM energy through RAPL, or why not.
+            const bool cpu = !before && plugin.device_kind == DeviceKind::cpu;
+            std::optional<RaplSnapshot> rapl_before;
+            if (cpu && rapl_.available()) rapl_before = rapl_.snapshot();
+            out.measurement = policy_->measure(before || rapl_before ? counted : run_a, cancelled, guard_);
             if (before)
                 if (const std::optional<DeviceState> after = state_of(client, plugin, device)) {
                     out.energy = window_of(*before, *after, now_seconds() - t_before, busy, executions);
                     out.energy->min_seconds = o_.min_energy_window_seconds;
+                    out.energy->source = "device";
                 }
+            if (cpu) {
+                out.energy = EnergyWindow{};
+                out.energy->source = "rapl";
+                if (rapl_before) {
+                    const RaplEnergy e = rapl_.joules_between(*rapl_before, rapl_.snapshot());
+                    out.energy->seconds = now_seconds() - t_before;
+                    out.energy->busy_seconds = busy;
+                    out.energy->executions = executions;
+                    if (e.package_joules) out.energy->energy_joules = *e.package_joules + e.dram_joules.value_or(0);
+                } else {
+                    out.energy->note = "CPU energy not measured: " + rapl_.unavailable_reason();
+                }
+            }
             if (main_pass_ && s.primary->sustained && o_.sustained_seconds > 0 && !o_.quick &&
                 out.measurement->reason != StopReason::cancelled)
                 sustain(client, instances.front(), plugin, out);

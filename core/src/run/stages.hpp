@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "calib/core/energy.hpp"
 #include "calib/core/run.hpp"
 
 namespace calib::core::detail {
@@ -78,7 +79,8 @@ private:
     std::vector<Later> replicable_;   // measured clean in the first pass: the further replicas' cases
     std::size_t done_ = 0, total_ = 0;
     std::set<std::string> stateless_;  // plugins that read no device state
-    bool main_pass_ = false;           // measuring the main pass (sustained windows run only there)
+    bool main_pass_ = false;
+    RaplReader rapl_;                  // CPU energy around CPU plugins' cases (the host's job)           // measuring the main pass (sustained windows run only there)
 };
 
 }  // namespace calib::core::detail
