@@ -1,23 +1,14 @@
 #include "cublaslt.hpp"
 
-#include <dlfcn.h>
-
 #include <cstdlib>
-#include <mutex>
 #include <vector>
 
 #include "calib/plugin.hpp"
+#include "dl.hpp"
 
 namespace calib::cuda {
 
 namespace {
-
-template <class F>
-bool bind(void* lib, const char* name, F& fn, std::string* missing) {
-    fn = reinterpret_cast<F>(dlsym(lib, name));
-    if (fn == nullptr) *missing = name;
-    return fn != nullptr;
-}
 
 const CublasLt* open_once(std::string* why) {
     const std::string major = std::to_string(CUBLAS_VER_MAJOR);
@@ -28,58 +19,44 @@ const CublasLt* open_once(std::string* why) {
     candidates.push_back("/usr/local/cuda/lib64/libcublasLt.so." + major);
     candidates.push_back("/usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so." + major);
     std::string errors;
-    for (const auto& c : candidates) {
-        // RTLD_LOCAL: its symbols stay out of the host's namespace.
-        void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            const char* e = dlerror();
-            errors += (errors.empty() ? "" : "; ") + std::string(e != nullptr ? e : c.c_str());
-            continue;
-        }
-        auto* lt = new CublasLt();  // lives for the process: dlclose of cuBLASLt is not safe to race
+    auto fill = [](void* lib, CublasLt& l, std::string& refusal) {
         std::string missing;
-        const bool ok = bind(lib, "cublasLtGetVersion", lt->GetVersion, &missing) &&
-                        bind(lib, "cublasLtCreate", lt->Create, &missing) &&
-                        bind(lib, "cublasLtDestroy", lt->Destroy, &missing) &&
-                        bind(lib, "cublasLtMatmulDescCreate", lt->MatmulDescCreate, &missing) &&
-                        bind(lib, "cublasLtMatmulDescDestroy", lt->MatmulDescDestroy, &missing) &&
-                        bind(lib, "cublasLtMatmulDescSetAttribute", lt->MatmulDescSetAttribute, &missing) &&
-                        bind(lib, "cublasLtMatrixLayoutCreate", lt->MatrixLayoutCreate, &missing) &&
-                        bind(lib, "cublasLtMatrixLayoutDestroy", lt->MatrixLayoutDestroy, &missing) &&
-                        bind(lib, "cublasLtMatrixLayoutSetAttribute", lt->MatrixLayoutSetAttribute, &missing) &&
-                        bind(lib, "cublasLtMatmulPreferenceCreate", lt->MatmulPreferenceCreate, &missing) &&
-                        bind(lib, "cublasLtMatmulPreferenceDestroy", lt->MatmulPreferenceDestroy, &missing) &&
-                        bind(lib, "cublasLtMatmulPreferenceSetAttribute", lt->MatmulPreferenceSetAttribute,
-                             &missing) &&
-                        bind(lib, "cublasLtMatmulAlgoGetHeuristic", lt->MatmulAlgoGetHeuristic, &missing) &&
-                        bind(lib, "cublasLtMatmulAlgoConfigGetAttribute", lt->MatmulAlgoConfigGetAttribute,
-                             &missing) &&
-                        bind(lib, "cublasLtMatmul", lt->Matmul, &missing);
+        const bool ok = dl::bind(lib, "cublasLtGetVersion", l.GetVersion, &missing) &&
+                        dl::bind(lib, "cublasLtCreate", l.Create, &missing) &&
+                        dl::bind(lib, "cublasLtDestroy", l.Destroy, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulDescCreate", l.MatmulDescCreate, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulDescDestroy", l.MatmulDescDestroy, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulDescSetAttribute", l.MatmulDescSetAttribute, &missing) &&
+                        dl::bind(lib, "cublasLtMatrixLayoutCreate", l.MatrixLayoutCreate, &missing) &&
+                        dl::bind(lib, "cublasLtMatrixLayoutDestroy", l.MatrixLayoutDestroy, &missing) &&
+                        dl::bind(lib, "cublasLtMatrixLayoutSetAttribute", l.MatrixLayoutSetAttribute, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulPreferenceCreate", l.MatmulPreferenceCreate, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulPreferenceDestroy", l.MatmulPreferenceDestroy, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulPreferenceSetAttribute", l.MatmulPreferenceSetAttribute,
+                                 &missing) &&
+                        dl::bind(lib, "cublasLtMatmulAlgoGetHeuristic", l.MatmulAlgoGetHeuristic, &missing) &&
+                        dl::bind(lib, "cublasLtMatmulAlgoConfigGetAttribute", l.MatmulAlgoConfigGetAttribute,
+                                 &missing) &&
+                        dl::bind(lib, "cublasLtMatmul", l.Matmul, &missing);
         if (!ok) {
-            errors += "; " + c + " lacks " + missing;
-            delete lt;
-            dlclose(lib);
-            continue;
+            refusal = " lacks ";
+            refusal += missing;
+            return false;
         }
-        const std::size_t v = lt->GetVersion();  // major * 10000 + minor * 100 + patch
-        lt->version = std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
-        lt->path = c;
-        return lt;
-    }
+        const std::size_t v = l.GetVersion();  // major * 10000 + minor * 100 + patch
+        l.version = std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." + std::to_string(v % 100);
+        return true;
+    };
+    // Lives for the process: dlclose of cuBLASLt is not safe to race.
+    const CublasLt* lt = dl::open_first<CublasLt>(candidates, &errors, fill);
+    if (lt != nullptr) return lt;
     *why = "cuBLASLt could not be loaded (" + errors + "); set CALIB_CUBLASLT_LIBRARY to libcublasLt.so." + major;
     return nullptr;
 }
 
 }  // namespace
 
-const CublasLt* load_cublaslt(std::string* why) {
-    static std::once_flag once;
-    static const CublasLt* lt = nullptr;
-    static std::string reason;
-    std::call_once(once, [] { lt = open_once(&reason); });
-    if (lt == nullptr && why != nullptr) *why = reason;
-    return lt;
-}
+const CublasLt* load_cublaslt(std::string* why) { return dl::load_once<CublasLt, open_once>(why); }
 
 void check(cublasStatus_t status, const char* what) {
     if (status != CUBLAS_STATUS_SUCCESS)

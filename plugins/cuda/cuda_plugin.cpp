@@ -11,18 +11,13 @@
 
 #include "attention.cuh"
 #include "cublaslt.hpp"
+#include "cuda_check.hpp"
 #include "kernels.cuh"
 #include "transfers.hpp"
 
 namespace calib::cuda {
 
 namespace {
-
-void check_cuda(cudaError_t e, const std::string& what) {
-    if (e == cudaSuccess) return;
-    const std::string msg = what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
-    sdk::fail(e == cudaErrorMemoryAllocation ? CALIB_OUT_OF_MEMORY : CALIB_ERROR, msg);
-}
 
 // Owned device allocation.
 struct DevBuf {

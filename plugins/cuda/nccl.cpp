@@ -2,24 +2,15 @@
 
 #ifdef CALIB_CUDA_HAVE_NCCL
 
-#include <dlfcn.h>
-
 #include <cstdlib>
-#include <mutex>
 #include <vector>
 
 #include "calib/plugin.hpp"
+#include "dl.hpp"
 
 namespace calib::cuda {
 
 namespace {
-
-template <class F>
-bool bind(void* lib, const char* name, F& fn, std::string* missing) {
-    fn = reinterpret_cast<F>(dlsym(lib, name));
-    if (fn == nullptr) *missing = name;
-    return fn != nullptr;
-}
 
 const Nccl* open_once(std::string* why) {
     // Before NCCL reads its environment (at its first init): no NVLink SHARP / multicast on shared hosts.
@@ -32,41 +23,39 @@ const Nccl* open_once(std::string* why) {
                       "/usr/local/cuda/targets/x86_64-linux/lib/libnccl.so.2",
                       "/usr/lib/x86_64-linux-gnu/libnccl.so.2"};
     std::string errors;
-    for (const auto& c : candidates) {
-        void* lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            const char* e = dlerror();
-            errors += (errors.empty() ? "" : "; ") + std::string(e != nullptr ? e : c.c_str());
-            continue;
-        }
-        auto* n = new Nccl();  // lives for the process, like the library
+    auto fill = [](void* lib, Nccl& n, std::string& refusal) {
         std::string missing;
-        const bool ok = bind(lib, "ncclGetVersion", n->GetVersion, &missing) &&
-                        bind(lib, "ncclGetErrorString", n->GetErrorString, &missing) &&
-                        bind(lib, "ncclCommInitAll", n->CommInitAll, &missing) &&
-                        bind(lib, "ncclCommDestroy", n->CommDestroy, &missing) &&
-                        bind(lib, "ncclGroupStart", n->GroupStart, &missing) &&
-                        bind(lib, "ncclGroupEnd", n->GroupEnd, &missing) &&
-                        bind(lib, "ncclAllReduce", n->AllReduce, &missing) &&
-                        bind(lib, "ncclAllGather", n->AllGather, &missing) &&
-                        bind(lib, "ncclReduceScatter", n->ReduceScatter, &missing) &&
-                        bind(lib, "ncclBroadcast", n->Broadcast, &missing);
-        n->CommFinalize = reinterpret_cast<decltype(n->CommFinalize)>(dlsym(lib, "ncclCommFinalize"));
+        const bool ok = dl::bind(lib, "ncclGetVersion", n.GetVersion, &missing) &&
+                        dl::bind(lib, "ncclGetErrorString", n.GetErrorString, &missing) &&
+                        dl::bind(lib, "ncclCommInitAll", n.CommInitAll, &missing) &&
+                        dl::bind(lib, "ncclCommDestroy", n.CommDestroy, &missing) &&
+                        dl::bind(lib, "ncclGroupStart", n.GroupStart, &missing) &&
+                        dl::bind(lib, "ncclGroupEnd", n.GroupEnd, &missing) &&
+                        dl::bind(lib, "ncclAllReduce", n.AllReduce, &missing) &&
+                        dl::bind(lib, "ncclAllGather", n.AllGather, &missing) &&
+                        dl::bind(lib, "ncclReduceScatter", n.ReduceScatter, &missing) &&
+                        dl::bind(lib, "ncclBroadcast", n.Broadcast, &missing);
+        dl::bind(lib, "ncclCommFinalize", n.CommFinalize);  // optional
+        if (!ok) {
+            refusal = " lacks ";
+            refusal += missing;
+            return false;
+        }
         int v = 0;
-        if (!ok || n->GetVersion(&v) != ncclSuccess) {
-            errors += "; " + c + (ok ? ": ncclGetVersion failed" : " lacks " + missing);
-            delete n;
-            dlclose(lib);
-            continue;
+        if (n.GetVersion(&v) != ncclSuccess) {
+            refusal = ": ncclGetVersion failed";
+            return false;
         }
         // NCCL_VERSION_CODE: major * 10000 + minor * 100 + patch since 2.9 (major * 1000 before).
-        n->version = v >= 20900 ? std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
-                                      std::to_string(v % 100)
-                                : std::to_string(v / 1000) + "." + std::to_string(v / 100 % 10) + "." +
-                                      std::to_string(v % 100);
-        n->path = c;
-        return n;
-    }
+        n.version = v >= 20900 ? std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+                                     std::to_string(v % 100)
+                               : std::to_string(v / 1000) + "." + std::to_string(v / 100 % 10) + "." +
+                                     std::to_string(v % 100);
+        return true;
+    };
+    // Lives for the process, like the library.
+    const Nccl* nccl = dl::open_first<Nccl>(candidates, &errors, fill);
+    if (nccl != nullptr) return nccl;
     *why = (env != nullptr && *env != '\0' ? std::string("CALIB_NCCL_LIBRARY=") + env : std::string("libnccl.so.2")) +
            " not found (" + errors + "); set CALIB_NCCL_LIBRARY to libnccl.so.2";
     return nullptr;
@@ -74,14 +63,7 @@ const Nccl* open_once(std::string* why) {
 
 }  // namespace
 
-const Nccl* load_nccl(std::string* why) {
-    static std::once_flag once;
-    static const Nccl* n = nullptr;
-    static std::string reason;
-    std::call_once(once, [] { n = open_once(&reason); });
-    if (n == nullptr && why != nullptr) *why = reason;
-    return n;
-}
+const Nccl* load_nccl(std::string* why) { return dl::load_once<Nccl, open_once>(why); }
 
 void Nccl::check(ncclResult_t r, const std::string& what) const {
     if (r == ncclSuccess) return;

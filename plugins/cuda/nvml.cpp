@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "dl.hpp"
+
 namespace calib::cuda {
 namespace {
 
@@ -50,12 +52,6 @@ struct Nvml {
     std::string why;
 };
 
-template <class F>
-bool bind(void* lib, const char* name, F& f) {
-    f = reinterpret_cast<F>(dlsym(lib, name));
-    return f != nullptr;
-}
-
 const Nvml& nvml() {
     static const Nvml n = [] {
         Nvml x;
@@ -64,21 +60,23 @@ const Nvml& nvml() {
             x.why = "libnvidia-ml.so.1 not found";
             return x;
         }
-        if (!bind(lib, "nvmlInit_v2", x.init) || !bind(lib, "nvmlDeviceGetHandleByPciBusId_v2", x.by_pci) ||
-            !bind(lib, "nvmlDeviceGetClockInfo", x.clock) || !bind(lib, "nvmlDeviceGetMaxClockInfo", x.max_clock) ||
-            !bind(lib, "nvmlDeviceGetPowerManagementLimit", x.power_limit)) {
+        if (!dl::bind(lib, "nvmlInit_v2", x.init) ||
+            !dl::bind(lib, "nvmlDeviceGetHandleByPciBusId_v2", x.by_pci) ||
+            !dl::bind(lib, "nvmlDeviceGetClockInfo", x.clock) ||
+            !dl::bind(lib, "nvmlDeviceGetMaxClockInfo", x.max_clock) ||
+            !dl::bind(lib, "nvmlDeviceGetPowerManagementLimit", x.power_limit)) {
             x = Nvml{};
             x.why = "libnvidia-ml.so.1 lacks an NVML v2 call";
             return x;
         }
-        bind(lib, "nvmlDeviceGetP2PStatus", x.p2p_status);  // optional: links read as unknown without it
-        bind(lib, "nvmlDeviceGetTotalEnergyConsumption", x.energy);
-        bind(lib, "nvmlDeviceGetPowerUsage", x.power);
-        bind(lib, "nvmlDeviceGetEnforcedPowerLimit", x.enforced_limit);
-        bind(lib, "nvmlDeviceGetTemperature", x.temperature);
-        if (!bind(lib, "nvmlDeviceGetCurrentClocksEventReasons", x.reasons))
-            bind(lib, "nvmlDeviceGetCurrentClocksThrottleReasons", x.reasons);
-        bind(lib, "nvmlDeviceGetViolationStatus", x.violation);
+        dl::bind(lib, "nvmlDeviceGetP2PStatus", x.p2p_status);  // optional: links read as unknown without it
+        dl::bind(lib, "nvmlDeviceGetTotalEnergyConsumption", x.energy);
+        dl::bind(lib, "nvmlDeviceGetPowerUsage", x.power);
+        dl::bind(lib, "nvmlDeviceGetEnforcedPowerLimit", x.enforced_limit);
+        dl::bind(lib, "nvmlDeviceGetTemperature", x.temperature);
+        if (!dl::bind(lib, "nvmlDeviceGetCurrentClocksEventReasons", x.reasons))
+            dl::bind(lib, "nvmlDeviceGetCurrentClocksThrottleReasons", x.reasons);
+        dl::bind(lib, "nvmlDeviceGetViolationStatus", x.violation);
         if (x.init() != 0) {
             x = Nvml{};
             x.why = "nvmlInit_v2 failed";

@@ -7,18 +7,13 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cuda_check.hpp"
 #include "kernels.cuh"
 #include "nccl.hpp"
 
 namespace calib::cuda {
 
 namespace {
-
-void check_cuda(cudaError_t e, const std::string& what) {
-    if (e == cudaSuccess) return;
-    const std::string msg = what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
-    sdk::fail(e == cudaErrorMemoryAllocation ? CALIB_OUT_OF_MEMORY : CALIB_ERROR, msg);
-}
 
 // Restores the calling thread's current device (the primary's, which the other instances' run() assume).
 struct DeviceGuard {
@@ -34,6 +29,17 @@ std::vector<std::size_t> sample_positions(std::size_t bytes, std::size_t n = 64)
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < n; ++i) out.push_back(bytes <= 1 ? 0 : i * (bytes - 1) / (n - 1));
     return out;
+}
+
+// How many of the device buffer's bytes at `samples` differ from TransferPool::pattern (one read each).
+std::size_t device_mismatches(const void* p, const std::vector<std::size_t>& samples) {
+    std::size_t bad = 0;
+    for (std::size_t i : samples) {
+        unsigned char got = 0;
+        check_cuda(cudaMemcpy(&got, static_cast<const unsigned char*>(p) + i, 1, cudaMemcpyDeviceToHost), "read back");
+        bad += got != TransferPool::pattern(i);
+    }
+    return bad;
 }
 
 float elapsed_seconds(cudaEvent_t a, cudaEvent_t b) {
@@ -93,11 +99,7 @@ public:
                 check_cuda(cudaMemsetAsync(dev_, 0xff, n, stream_), "cudaMemsetAsync");  // no pattern byte is 0xff
                 enqueue();
                 check_cuda(cudaStreamSynchronize(stream_), "first copy");
-                for (std::size_t i : samples) {
-                    unsigned char got = 0;
-                    check_cuda(cudaMemcpy(&got, static_cast<unsigned char*>(dev_) + i, 1, cudaMemcpyDeviceToHost), "read back");
-                    bad += got != TransferPool::pattern(i);
-                }
+                bad += device_mismatches(dev_, samples);
             } else {
                 check_cuda(cudaMemcpy(dev_, pinned, n, cudaMemcpyHostToDevice), "fill the device buffer");
                 for (std::size_t i : samples) host_[i] = 0xff;
@@ -123,11 +125,7 @@ public:
             check_cuda(cudaSetDevice(ord_a_), "cudaSetDevice");
             enqueue();
             check_cuda(cudaStreamSynchronize(stream_), "first copy");
-            for (std::size_t i : samples) {
-                unsigned char got = 0;
-                check_cuda(cudaMemcpy(&got, static_cast<unsigned char*>(dst_) + i, 1, cudaMemcpyDeviceToHost), "read back");
-                bad += got != TransferPool::pattern(i);
-            }
+            bad += device_mismatches(dst_, samples);
             implementation = std::string("cudaMemcpyPeerAsync on the source's stream, ") +
                              (peer ? "peer access enabled" : "no peer access (staged through the host)");
             params.emplace_back("source_ordinal", std::to_string(ord_a_));
