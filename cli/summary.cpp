@@ -366,9 +366,23 @@ void print_warnings(Report& r) {
         r.warnings.push_back(std::to_string(r.disturbed_records) +
                              " records were timed while other processes used calib's CPUs and could not be "
                              "measured again clean (extra_params.disturbed): their figures are not the machine's");
-    for (const auto& f : r.s.failed_cases)
-        if (f.status != "unsupported")
-            r.warnings.push_back("case " + f.case_name + " (" + f.plugin + "): " + f.status + ": " + f.message);
+    // Cases failing alike (plugin, status, message) make one line: a one-GPU node's 40 collectives
+    // say "unavailable: 1 GPU visible" once, with their count.
+    std::vector<std::pair<std::string, std::vector<std::string>>> alike;  // "plugin): status: message" -> cases
+    for (const auto& f : r.s.failed_cases) {
+        if (f.status == "unsupported") continue;
+        const std::string what = f.plugin + "): " + f.status + ": " + f.message;
+        auto it = std::find_if(alike.begin(), alike.end(), [&](const auto& a) { return a.first == what; });
+        if (it == alike.end()) alike.push_back({what, {f.case_name}});
+        else it->second.push_back(f.case_name);
+    }
+    for (const auto& [what, cases] : alike) {
+        std::string line = cases.size() == 1 ? "case " + cases.front()
+                                             : std::to_string(cases.size()) + " cases (" + cases.front() + " ... " + cases.back();
+        line += cases.size() == 1 ? " (" : ", ";
+        line += what;
+        r.warnings.push_back(line);
+    }
     for (const auto& pl : r.s.plugins) {
         if (pl.status == "rejected")
             r.warnings.push_back("plugin rejected: " + pl.path + ": " + pl.reason.value_or(""));
