@@ -34,3 +34,20 @@ TEST_CASE("show: the device, framework and clock the consumers file a profile un
     CHECK(s.out.find("Memory bandwidth (HBM copy)") != std::string::npos);
     CHECK(s.out.find("Efficiency curves") != std::string::npos);
 }
+
+TEST_CASE("show: cases failing alike make one warning with their count, others one each", "[cli][show]") {
+    Scratch dir;
+    auto doc = json::parse(slurp(sample_profile())).as_object();
+    json::array failed;
+    for (int i = 0; i < 3; ++i)
+        failed.push_back(json::object{{"plugin", "org.x"}, {"case", "coll_" + std::to_string(i)}, {"status", "unavailable"},
+                                      {"message", "1 GPU visible"}});
+    failed.push_back(json::object{{"plugin", "org.x"}, {"case", "boom"}, {"status", "crashed"}, {"message", "SIGSEGV"}});
+    doc["failed_cases"] = failed;
+    const auto file = (dir / "failed.json").string();
+    std::ofstream(file) << json::serialize(doc);
+    auto s = host("show " + file);
+    REQUIRE(s.exit_code == 0);
+    CHECK(s.out.find("3 cases (coll_0 ... coll_2, org.x): unavailable: 1 GPU visible") != std::string::npos);
+    CHECK(s.out.find("case boom (org.x): crashed: SIGSEGV") != std::string::npos);
+}
