@@ -35,18 +35,33 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kTagReport = 7101, kTagHeartbeat = 7102, kTagDone = 7103;
+constexpr int kTagReport = 7101, kTagHeartbeat = 7102, kTagDone = 7103, kTagGo = 7104;
 constexpr int kTagPing = 7110, kTagStop = 7111;
 constexpr int kNameLen = 256;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 void nap(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
+const char* kFleetHelp = R"(mpirun [--enable-recovery] -n N calib-host --fleet --output fleet.json [options] [run options]
+Calibrates every node (the lowest rank of each node name runs `calib-host run` with the run options as a
+child process), measures the network between the nodes first, and writes the fleet view (docs/fleet.md).
+  --output FILE          the fleet file; node profiles go to <stem>.nodes/ beside it
+  --fleet-timeout S      seconds one node's calibration may take (default 7200)
+  --fleet-heartbeat S    seconds without word from a node's rank before it is failed (default 60)
+  --no-network           skip the network measurement
+  --fleet-serial         calibrate the nodes one after another (nodes sharing CPUs, ranks posing as nodes)
+  CALIB_FLEET_NODE       (environment) the rank's node name; a comma list: one per rank
+Exit codes (rank 0): 0 every node ok; 1 some node failed (the others kept); 2 usage or output error.
+mpirun --enable-recovery is needed for a dying rank not to end the job; it then exits 0 itself.
+)";
+
 struct FleetArgs {
     std::string output;
+    bool help = false;
     double timeout = 7200;    // seconds one node's calibration may take
     double heartbeat = 60;    // seconds without a word from a node leader before rank 0 calls it failed
     bool network = true, quiet = false;
+    bool serial = false;  // one node's calibration at a time (--fleet-serial)
     std::vector<std::string> run_args;  // forwarded to `calib-host run`
 };
 
@@ -82,6 +97,7 @@ std::string parse_fleet_args(const Args& args, FleetArgs& a) {
         } else if (value("--fleet-heartbeat", v)) {
             if (auto e = number("--fleet-heartbeat", v, a.heartbeat); !e.empty()) return e;
         } else if (s == "--no-network") a.network = false;
+        else if (s == "--fleet-serial") a.serial = true;
         else if (s == "--json") return "--json cannot be used with --fleet (the fleet file is --output)";
         else if (s == "--output" || s == "-o" || s == "--fleet-timeout" || s == "--fleet-heartbeat")
             return s + " needs a value";
@@ -403,19 +419,33 @@ std::string receive_text(const MPI_Status& probed) {
 // A leader other than rank 0: runs its node's calibration, with a heartbeat to rank 0 meanwhile, then
 // sends the report and gives up on it after a deadline (rank 0 may be gone).
 void lead_node(const FleetArgs& a) {
-
-    Calibration cal(a);
     const double beat = std::clamp(a.heartbeat / 4, 0.2, 5.0);
     auto last = Clock::now() - std::chrono::hours(1);
     static int token = 1;
+    auto heartbeat = [&] {
+        if (since(last) < beat) return;
+        MPI_Request q;
+        MPI_Isend(&token, 1, MPI_INT, 0, kTagHeartbeat, MPI_COMM_WORLD, &q);
+        MPI_Request_free(&q);
+        last = Clock::now();
+    };
+    if (a.serial) {  // wait for this node's turn, heartbeating meanwhile
+        for (int flag = 0; !flag;) {
+            MPI_Status st;
+            MPI_Iprobe(0, kTagGo, MPI_COMM_WORLD, &flag, &st);
+            if (flag) {
+                int go = 0;
+                MPI_Recv(&go, 1, MPI_INT, 0, kTagGo, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                break;
+            }
+            heartbeat();
+            nap(0.1);
+        }
+    }
+    Calibration cal(a);
     std::optional<Report> rep;
     while (!(rep = cal.poll())) {
-        if (since(last) >= beat) {
-            MPI_Request q;
-            MPI_Isend(&token, 1, MPI_INT, 0, kTagHeartbeat, MPI_COMM_WORLD, &q);
-            MPI_Request_free(&q);
-            last = Clock::now();
-        }
+        heartbeat();
         nap(0.1);
     }
     const std::string text = report_json(*rep);
@@ -472,9 +502,26 @@ std::vector<Report> gather(const FleetArgs& a, const std::vector<NodeInfo>& node
         r.heard = false;
         return r;
     };
-    Calibration own(a);
+    // Together, or (--fleet-serial) one after another: rank 0's own node first, then each leader on a word.
+    std::optional<Calibration> own;
+    std::vector<std::optional<Clock::time_point>> started(nodes.size());
+    std::size_t turn = 0;
+    static int go = 1;
+    if (!a.serial) {
+        own.emplace(a);
+        for (auto& t : started) t = start;
+    }
     for (;;) {
-        if (!got[0]) got[0] = own.poll();
+        if (a.serial && !started[turn]) {
+            if (turn == 0) own.emplace(a);
+            else {
+                MPI_Request q;
+                MPI_Isend(&go, 1, MPI_INT, nodes[turn].ranks[0], kTagGo, MPI_COMM_WORLD, &q);
+                MPI_Request_free(&q);
+            }
+            started[turn] = Clock::now();
+        }
+        if (!got[0]) got[0] = own->poll();
         for (;;) {
             int flag = 0;
             MPI_Status st;
@@ -493,12 +540,16 @@ std::vector<Report> gather(const FleetArgs& a, const std::vector<NodeInfo>& node
             if (since(heard[i]) > a.heartbeat)
                 got[i] = fail(who + " sent no heartbeat for " + std::to_string(static_cast<int>(a.heartbeat)) +
                               " s (--fleet-heartbeat): the rank died or hung");
-            else if (since(start) > a.timeout + grace)
+            else if (started[i] && since(*started[i]) > a.timeout + grace)
                 got[i] = fail(who + " sent no report within the calibration deadline (--fleet-timeout) and " +
                               std::to_string(static_cast<int>(grace)) + " s");
             else pending = true;
         }
         if (got[0] && !pending) break;
+        if (a.serial && got[turn] && turn + 1 < nodes.size()) {
+            ++turn;
+            continue;
+        }
         nap(0.1);
     }
     std::vector<Report> out;
@@ -539,6 +590,10 @@ int fleet_mpi_main(const Args& args) {
     if (any_bad) {
         if (bad && (rank == 0 || err.find("CALIB_FLEET_NODE") != std::string::npos)) usage_error(err);
         return finish_rank(kExitUsage);
+    }
+    if (a.help) {
+        if (rank == 0) std::cout << kFleetHelp;
+        return finish_rank(kExitOk);
     }
     if (rank == 0 && !a.quiet) {
         const char* rec = std::getenv("OMPI_MCA_orte_enable_recovery");
