@@ -47,7 +47,8 @@ int cmd_merge(const Args& args) {
             std::string msg = e.what();
             for (char& c : msg)
                 if (c == '\n') c = ' ';
-            return usage_error("merge: " + files[i] + ": " + msg);
+            // load_profile's message names the file already when it could not open it.
+            return usage_error("merge: " + (msg.rfind(files[i], 0) == 0 ? msg : files[i] + ": " + msg));
         }
         std::string name = names.empty() ? core::node_name_of(*n.profile, fs::path(files[i]).stem().string()) : names[i];
         if (!names.empty() && taken.count(name)) return usage_error("merge: node name '" + name + "' given twice");
