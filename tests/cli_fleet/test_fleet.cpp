@@ -27,7 +27,7 @@ struct FixtureDir {
 // The run options of every calibration here: the fixture's quick case, no history, no guards.
 std::string run_options(const FixtureDir& plugins) {
     return "--no-default-plugins --plugins " + plugins.dir.path().string() +
-           " --quick --quiet --no-corunner-check --no-placement-guard --replicas 1 --placement-retry 0 --no-history";
+           " --quick --quiet --no-preflight --no-corunner-check --no-placement-guard --replicas 1 --placement-retry 0 --no-history";
 }
 
 const json::object& node_entry(const json::object& doc, const std::string& name) {
@@ -136,10 +136,10 @@ TEST_CASE("merge: three profiles give the fleet view, the planted slow node name
 
 #ifndef CALIB_MPIEXEC
 
-TEST_CASE("fleet: --fleet in a calib-host built without MPI says so, exit 4", "[cli][fleet]") {
+TEST_CASE("fleet: --fleet in a calib-host built without MPI says so, exit 5", "[cli][fleet]") {
     Scratch dir;
     auto r = host("--fleet --output " + (dir / "fleet.json").string());
-    CHECK(r.exit_code == 4);
+    CHECK(r.exit_code == 5);
     CHECK(count_lines(r.err) == 1);
     CHECK(r.err.find("--fleet is not built in") != std::string::npos);
     CHECK(!fs::exists(dir / "fleet.json"));
