@@ -13,6 +13,7 @@ inline constexpr int kExitUsage = 2;         // usage or input error; nothing wr
 inline constexpr int kExitInternal = 3;      // unexpected internal error
 inline constexpr int kExitPreflight = 4;     // a preflight check failed under --strict; nothing written
 inline constexpr int kExitInterrupted = 130; // SIGINT/SIGTERM: <output>.partial written
+inline constexpr int kExitNotBuilt = 5;      // a mode this build left out (--fleet without MPI)
 
 using Args = std::vector<std::string>;
 
@@ -26,6 +27,8 @@ int cmd_query(const Args& args);
 int cmd_check(const Args& args);  // plugin conformance (cmd_check.cpp)
 int cmd_export(const Args& args);  // the origin's other shapes (cmd_export.cpp)
 int cmd_history(const Args& args);  // the run history database (cmd_history.cpp)
+int cmd_merge(const Args& args);    // the fleet view of separate profiles (cmd_merge.cpp)
+int cmd_fleet(const Args& args);    // --fleet under mpirun (cmd_fleet.cpp, cli/mpi/)
 
 // One-line error on stderr: "calib-host: error: <message>".
 int usage_error(const std::string& message);

@@ -35,13 +35,17 @@ Usage: calib-host [run] [options]        calibrate with every discovered plugin 
        calib-host history [list|show ID|export ID OUT|compare [ID]|prune ...]
                                         the runs kept in the history database (SQLite)
        calib-host check PLUGIN.so...    check a plugin against the ABI contract (for plugin authors)
+       mpirun -n N calib-host --fleet --output fleet.json [run options]
+                                        calibrate every node of a cluster, one fleet view (docs/fleet.md)
+       calib-host merge A.json B.json ... --output fleet.json
+                                        the fleet view of profiles made separately
        calib-host --version
 Each subcommand has --help.
 
 Exit codes: 0 success; 1 some cases failed (results kept), validation problems, or a regression;
             2 usage or input error (nothing written); 3 internal error;
             4 a preflight check failed under run --strict (nothing measured or written);
-            130 interrupted (what was measured is in <output>.partial).
+            5 --fleet in a calib-host built without MPI; 130 interrupted (what was measured is in <output>.partial).
 )";
 
 }  // namespace
@@ -66,12 +70,22 @@ int main(int argc, char** argv) {
         static const std::map<std::string, int (*)(const Args&)> commands = {
             {"run", cmd_run},         {"list", cmd_list},       {"show", cmd_show}, {"validate", cmd_validate},
             {"compare", cmd_compare}, {"plot", cmd_plot},     {"check", cmd_check},
-            {"query", cmd_query},     {"export", cmd_export}, {"history", cmd_history}};
+            {"query", cmd_query},     {"export", cmd_export}, {"history", cmd_history},
+            {"merge", cmd_merge}};
+        // --fleet: the run under mpirun, one calibration per node (`calib-host [run] --fleet ...`).
+        if (args.empty() || args[0] == "run" || args[0].rfind("-", 0) == 0)
+            for (std::size_t i = 0; i < args.size(); ++i)
+                if (args[i] == "--fleet") {
+                    Args rest = args;
+                    rest.erase(rest.begin() + static_cast<long>(i));
+                    if (!rest.empty() && rest[0] == "run") rest.erase(rest.begin());
+                    return cmd_fleet(rest);
+                }
         if (!args.empty() && args[0].rfind("-", 0) != 0) {
             auto it = commands.find(args[0]);
             if (it == commands.end())
                 return usage_error("unknown command '" + args[0] +
-                                   "' (commands: run, list, show, validate, compare, plot, check, query, export, history)");
+                                   "' (commands: run, list, show, validate, compare, plot, check, query, export, history, merge)");
             return it->second(Args(args.begin() + 1, args.end()));
         }
         // --list stays an alias of `list`.
