@@ -21,9 +21,26 @@
 #include "summary.hpp"
 
 namespace calib::cli {
-namespace {
 
 namespace fs = std::filesystem;
+
+// Why `out` cannot be written, or empty: checked before any work, creating nothing (commands.hpp).
+std::string check_output_path(const std::string& out) {
+    fs::path p(out);
+    if (fs::is_directory(p)) return "output path is a directory: " + out;
+    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir)) return "output folder does not exist: " + dir.string();
+    // Try it (access() says yes to root even on read-only or virtual file systems); leave nothing behind.
+    std::string probe = (dir / ".calib-write-test-XXXXXX").string();
+    int fd = ::mkstemp(probe.data());
+    if (fd < 0) return "output folder is not writable: " + dir.string();
+    ::close(fd);
+    ::unlink(probe.c_str());
+    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0) return "output file is not writable: " + out;
+    return {};
+}
+
+namespace {
 
 std::atomic<bool> g_cancel{false};
 std::atomic<int> g_signals{0};
@@ -124,22 +141,6 @@ private:
     bool dirty_ = false;
     std::chrono::steady_clock::time_point t0_;
 };
-
-// Exit 2 before any work when the output cannot be written (and never create it here).
-std::string check_output_path(const std::string& out) {
-    fs::path p(out);
-    if (fs::is_directory(p)) return "output path is a directory: " + out;
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir)) return "output folder does not exist: " + dir.string();
-    // Try it (access() says yes to root even on read-only or virtual file systems); leave nothing behind.
-    std::string probe = (dir / ".calib-write-test-XXXXXX").string();
-    int fd = ::mkstemp(probe.data());
-    if (fd < 0) return "output folder is not writable: " + dir.string();
-    ::close(fd);
-    ::unlink(probe.c_str());
-    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0) return "output file is not writable: " + out;
-    return {};
-}
 
 // The command line of a run, as given.
 struct RunArgs {

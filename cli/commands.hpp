@@ -28,6 +28,9 @@ int cmd_check(const Args& args);  // plugin conformance (cmd_check.cpp)
 int cmd_export(const Args& args);  // the origin's other shapes (cmd_export.cpp)
 int cmd_history(const Args& args);  // the run history database (cmd_history.cpp)
 int cmd_merge(const Args& args);    // the fleet view of separate profiles (cmd_merge.cpp)
+// Why the file `out` cannot be written (a folder, a missing or read-only folder, a read-only file), or
+// empty; checked before any work, it creates nothing (cmd_run.cpp). Run, merge and --fleet use it.
+std::string check_output_path(const std::string& out);
 int cmd_fleet(const Args& args);    // --fleet under mpirun (cmd_fleet.cpp, cli/mpi/)
 
 // One-line error on stderr: "calib-host: error: <message>".

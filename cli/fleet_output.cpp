@@ -1,6 +1,8 @@
 // The fleet file and its summary (fleet_output.hpp).
 #include "fleet_output.hpp"
 
+#include "commands.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,17 +15,7 @@ namespace json = boost::json;
 
 std::string check_fleet_output(const std::string& out) {
     if (out.empty()) return "--output FILE is required (the fleet file)";
-    fs::path p(out);
-    if (fs::is_directory(p)) return "output path is a directory: " + out;
-    fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir)) return "output folder does not exist: " + dir.string();
-    std::string probe = (dir / ".calib-write-test-XXXXXX").string();
-    int fd = ::mkstemp(probe.data());
-    if (fd < 0) return "output folder is not writable: " + dir.string();
-    ::close(fd);
-    ::unlink(probe.c_str());
-    if (fs::exists(p) && ::access(p.c_str(), W_OK) != 0) return "output file is not writable: " + out;
-    return {};
+    return check_output_path(out);
 }
 
 fs::path node_profile_dir(const fs::path& fleet_file) {

@@ -41,6 +41,12 @@ inline Result host(const std::string& args, const std::string& env = "") {
     return r;
 }
 
+// A plugin folder holding only the well-behaved C fixture (three cheap cases).
+struct FixtureDir {
+    Scratch dir;
+    FixtureDir() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
+};
+
 inline std::size_t count_lines(const std::string& s) {
     std::size_t n = 0;
     for (char c : s) n += c == '\n';

@@ -12,14 +12,8 @@ namespace json = boost::json;
 
 namespace {
 
-// A plugin folder holding only the well-behaved fixture (three cheap cases). The runs skip the
-// placement guard (its 2 s settle), co-runner check and preflight: they test the history, not the
-// measurement.
-struct FixtureDir {
-    Scratch dir;
-    FixtureDir() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
-};
-
+// The runs (over FixtureDir's good fixture) skip the placement guard (its 2 s settle), co-runner check
+// and preflight: they test the history, not the measurement.
 std::string run_args(const FixtureDir& plugins, const fs::path& history, const fs::path& out) {
     return "--no-default-plugins --plugins " + plugins.dir.path().string() +
            " --quiet --no-preflight --no-corunner-check --no-placement-guard --replicas 1 --time-budget 0.05 --placement-retry 0 --history " +

@@ -9,36 +9,14 @@
 #include <sys/wait.h>
 
 #include "cli_util.hpp"
+#include "../spinners.hpp"
 
 using namespace calib::test;
 namespace json = boost::json;
 
 namespace {
 
-struct FixtureDir {
-    Scratch dir;
-    FixtureDir() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
-};
-
-// Spinning child processes on this machine's CPUs: more than the co-runner threshold whatever else runs.
-struct Spinners {
-    std::vector<pid_t> pids;
-    explicit Spinners(int n) {
-        for (int i = 0; i < n; ++i) {
-            const pid_t pid = ::fork();
-            if (pid == 0) {
-                volatile unsigned long x = 0;
-                for (;;) x = x + 1;
-            }
-            pids.push_back(pid);
-        }
-    }
-    ~Spinners() {
-        for (pid_t p : pids) ::kill(p, SIGKILL);
-        for (pid_t p : pids) ::waitpid(p, nullptr, 0);
-    }
-};
-
+// The good fixture (FixtureDir), no history; Spinners (spinners.hpp) are the co-runners.
 std::string run_args(const FixtureDir& plugins, const fs::path& out) {
     return "--no-default-plugins --plugins " + plugins.dir.path().string() +
            " --no-history --no-placement-guard --replicas 1 --time-budget 0.05 --placement-wait 0.02 "

@@ -19,11 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-struct FixtureDir {
-    Scratch dir;
-    FixtureDir() { fs::copy_file(fs::path(CALIB_FIXTURE_DIR) / "fixture_good.so", dir / "fixture_good.so"); }
-};
-
 // The run options of every calibration here: the fixture's quick case, no history, no guards.
 std::string run_options(const FixtureDir& plugins) {
     return "--no-default-plugins --plugins " + plugins.dir.path().string() +

@@ -147,7 +147,10 @@ TEST_CASE("a real co-runner that never stops: every record is flagged disturbed"
         ++ok;
         INFO(c.info.name << ": " << c.foreign_cpus << " foreign CPUs");
         CHECK(c.disturbed);
-        CHECK(c.foreign_cpus > o.corunner.max_foreign_cpus);
+        // The flag is the claim. The co-runners' share averaged over the whole case is only checked to be
+        // there: in one fresh-root CI run a case flagged disturbed averaged 0.089 CPUs, under the 0.1
+        // threshold that its flagged windows had crossed.
+        CHECK(c.foreign_seconds > 0);
     }
     REQUIRE(ok > 0);
     CHECK(r.placement.flagged_cases == ok);

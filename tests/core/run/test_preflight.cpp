@@ -12,6 +12,9 @@
 
 #include "../../scratch.hpp"
 #include "calib/core/preflight.hpp"
+#include "../../spinners.hpp"
+
+using calib::test::Spinners;
 
 using namespace calib::core;
 namespace fs = std::filesystem;
@@ -37,25 +40,6 @@ const PreflightCheck* find(const Preflight& p, const std::string& name) {
         if (c.name == name) return &c;
     return nullptr;
 }
-
-// Spinning child processes: real co-runners, killed at scope exit.
-struct Spinners {
-    std::vector<pid_t> pids;
-    explicit Spinners(int n) {
-        for (int i = 0; i < n; ++i) {
-            const pid_t pid = ::fork();
-            if (pid == 0) {
-                volatile unsigned long x = 0;
-                for (;;) x = x + 1;
-            }
-            pids.push_back(pid);
-        }
-    }
-    ~Spinners() {
-        for (pid_t p : pids) ::kill(p, SIGKILL);
-        for (pid_t p : pids) ::waitpid(p, nullptr, 0);
-    }
-};
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
