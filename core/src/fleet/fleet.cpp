@@ -126,11 +126,8 @@ json::object topology_json(const std::string& transport, const std::vector<Netwo
         o["ranks"] = ranks;
         o["batches"] = s.batches;
         o["points"] = points;
-        const AlphaBeta f = fit_alpha_beta(s.bytes, s.seconds);
-        o["alpha_us"] = finite(f.alpha_us);
-        o["beta_gbps"] = finite(f.beta_gbps);
-        o["fit_residual"] = finite(f.residual);
-        o["fit_ok"] = f.ok;
+        const AlphaBeta f = fit_alpha_beta(s.bytes, s.seconds);  // finite: zeros when not ok
+        append_fit(o, f);
         if (s.kind == "allreduce")
             o["bus_beta_gbps"] = finite(f.beta_gbps * bus_factor("all_reduce", static_cast<int64_t>(s.nodes.size())));
         (s.kind == "allreduce" ? ar : pp).push_back(std::move(o));

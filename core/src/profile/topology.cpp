@@ -34,7 +34,7 @@ AlphaBeta fit_alpha_beta(const std::vector<double>& bytes, const std::vector<dou
         a = 0;
         b = snt / snn;
     }
-    if (!(b > 0)) return f;
+    if (!(b > 0) || !std::isfinite(1.0 / b)) return f;  // no positive, finite beta: no fit (all fields 0)
     f.alpha_us = a * 1e6;
     f.beta_gbps = 1.0 / b / 1e9;
     double sq = 0;
@@ -62,16 +62,14 @@ double bus_factor(const std::string& op, int64_t ranks) {
     return 1.0;
 }
 
-namespace {
-
-json::object fit_json(const AlphaBeta& f) {
-    json::object o;
+void append_fit(json::object& o, const AlphaBeta& f) {
     o["alpha_us"] = f.alpha_us;
     o["beta_gbps"] = f.beta_gbps;
     o["fit_residual"] = f.residual;
     o["fit_ok"] = f.ok;
-    return o;
 }
+
+namespace {
 
 json::array points_json(const std::vector<TopologyPoint>& points) {
     json::array a;
@@ -174,7 +172,7 @@ json::object to_json(const Topology& t) {
         if (!l.memory.empty()) e["memory"] = l.memory;
         if (!l.kind.empty()) e["kind"] = l.kind;
         if (l.peer_access) e["peer_access"] = *l.peer_access;
-        for (auto& kv : fit_json(l.fit)) e[kv.key()] = kv.value();
+        append_fit(e, l.fit);
         e["points"] = points_json(l.points);
         links.push_back(std::move(e));
     }
@@ -188,7 +186,7 @@ json::object to_json(const Topology& t) {
         json::array devs;
         for (int64_t d : c.devices) devs.push_back(d);
         e["devices"] = std::move(devs);
-        for (auto& kv : fit_json(c.fit)) e[kv.key()] = kv.value();
+        append_fit(e, c.fit);
         e["bus_beta_gbps"] = c.bus_beta_gbps;
         e["points"] = points_json(c.points);
         collectives.push_back(std::move(e));

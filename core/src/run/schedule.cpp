@@ -205,11 +205,9 @@ CaseOutcome Scheduler::measure_one(PluginClient& client, const PluginRecord& plu
                 if (const std::optional<DeviceState> after = state_of(client, plugin, device)) {
                     out.energy = window_of(*before, *after, now_seconds() - t_before, busy, executions);
                     out.energy->min_seconds = o_.min_energy_window_seconds;
-                    out.energy->source = "device";
                 }
             if (cpu) {
                 out.energy = EnergyWindow{};
-                out.energy->source = "rapl";
                 if (rapl_before) {
                     const RaplEnergy e = rapl_.joules_between(*rapl_before, rapl_.snapshot());
                     out.energy->seconds = now_seconds() - t_before;

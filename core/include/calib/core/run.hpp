@@ -72,7 +72,6 @@ struct EnergyWindow {
     DeviceState end;            // the reading after
     uint32_t throttle = 0;      // CALIB_THROTTLE_* bits at either reading
     std::optional<double> power_capped_seconds, thermal_capped_seconds;  // their counters' increase
-    std::string source;         // "device" (the plugin's read_device_state) or "rapl" (the host's, CPU plugins)
     std::string note;           // why there is no energy (e.g. RAPL unavailable, with the reason)
 };
 // A device's conditions at the start of its plugin's turn, before any case: idle power and clocks.

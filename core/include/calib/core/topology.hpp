@@ -17,12 +17,15 @@ struct AlphaBeta {
     double alpha_us = 0;
     double beta_gbps = 0;
     double residual = 0;  // RMS of the relative errors (t_fit - t) / t over the points
-    bool ok = false;      // two or more sizes and a positive beta
+    bool ok = false;      // two or more sizes and a positive, finite beta; every field 0 otherwise
 };
 
 // Least squares on relative errors (each point weighted 1/t^2), so the small sizes set alpha and the
 // large ones beta, as OSU/nccl-tests users read them. A negative alpha is clamped to 0 and beta refitted.
 AlphaBeta fit_alpha_beta(const std::vector<double>& bytes, const std::vector<double>& seconds);
+// The fit's fields as the profile's topology and the fleet file write them: alpha_us, beta_gbps,
+// fit_residual, fit_ok (added to `o`).
+void append_fit(boost::json::object& o, const AlphaBeta& f);
 // Seconds the model predicts for `bytes`.
 double predict_seconds(const AlphaBeta& f, double bytes);
 
