@@ -5,11 +5,13 @@
 # and nccl/{all_reduce_perf,sendrecv_perf} (nccl-tests, built from its public source; none of its code is
 # in this repository). Writes $OUT. PART=single: the CUDA plugin's GPU tests, a calibration of GPU 0
 # alone (host links, energy, sustained GEMMs) with torch_transfers.py and torch_energy.py;
-# PART=multi: a calibration of every GPU (P2P, collectives) with nccl-tests and torch P2P copies.
+# PART=multi: the GPU tests and a calibration of every GPU (P2P, collectives) with nccl-tests (eager and
+# from CUDA graphs) and torch P2P copies.
 D=${D:-build-gpu}
 OUT=${OUT:-/tmp/calib-out}
 PART=${PART:-single}
-HW=${GPU_HARDWARE:-NVIDIA H200}
+n=$(nvidia-smi -L 2>/dev/null | wc -l)
+if [ "${PART:-single}" = multi ]; then HW=${GPU_HARDWARE:-NVIDIA H200 x$n}; else HW=${GPU_HARDWARE:-NVIDIA H200}; fi
 mkdir -p "$OUT"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export LD_LIBRARY_PATH=$PWD/$D/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -40,12 +42,17 @@ if [ "$PART" = single ]; then
   timeout 90 python3 bench/cuda/torch_energy.py --output "$OUT/torch_energy.json" > "$OUT/torch_energy.log" 2>&1
   stamp "torch_energy rc=$?"
 else
+  timeout 120 "$D/bin/test_plugin_cuda" > "$OUT/test_plugin_cuda.txt" 2>&1; stamp "test_plugin_cuda rc=$?"
   timeout 330 "$D/bin/calib-host" --plugins "$D/cuda" --no-default-plugins --no-history --hardware "$HW" \
     --output "$OUT/cuda_multi.json" -v > "$OUT/cuda_multi.log" 2>&1; stamp "calibration (all GPUs) rc=$?"
-  n=$(nvidia-smi -L | wc -l)
   timeout 90 "$D/nccl/all_reduce_perf" -b 4K -e 1G -f 4 -g "$n" -w 5 -n 20 > "$OUT/nccl_all_reduce.txt" 2>&1; stamp "all_reduce_perf rc=$?"
+  # From CUDA graphs, as calib times collectives (-G 1: the 20 calls captured once and launched).
+  timeout 90 "$D/nccl/all_reduce_perf" -b 4K -e 1G -f 4 -g "$n" -w 5 -n 20 -G 1 > "$OUT/nccl_all_reduce_graph.txt" 2>&1
+  stamp "all_reduce_perf -G 1 rc=$?"
   timeout 90 "$D/nccl/sendrecv_perf" -b 4K -e 1G -f 4 -g "$n" -w 5 -n 20 > "$OUT/nccl_sendrecv.txt" 2>&1; stamp "sendrecv_perf rc=$?"
   timeout 150 python3 bench/cuda/torch_transfers.py --output "$OUT/torch_p2p.json" > "$OUT/torch_p2p.log" 2>&1
   stamp "torch_transfers (P2P) rc=$?"
 fi
+# Only a few files come back from a device call: everything also in one archive.
+tar czf "/tmp/results-$PART.tgz" -C "$OUT" . && mv "/tmp/results-$PART.tgz" "$OUT/"
 cat "$OUT/env.txt"; tail -3 "$OUT"/*.log 2>/dev/null | tail -20

@@ -312,13 +312,18 @@ namespace {
 
 #ifdef CALIB_CUDA_HAVE_NCCL
 // all_reduce (sum), all_gather, reduce_scatter, broadcast (root 0) on float32 over devices 0..k-1, one
-// process: ncclCommInitAll, one stream per rank. run() = N times {ncclGroupStart; each rank's call on its
-// stream; ncclGroupEnd}. Timing: CUDA events on every rank's stream, start before and end after the N
-// calls; the time is the largest of the ranks' elapsed times. Events rather than nccl-tests' host clock
-// after synchronising every stream: the plugin's other cases time with events, and the host clock adds
-// the synchronisation's wake-up (tens of us over k streams) to every sample. A rank's end event cannot
-// complete before the last operation, which needs every rank's data, so the largest elapsed covers the
-// collective from its earliest start on that rank; the host enqueues the start events back to back.
+// process: ncclCommInitAll, one stream per rank. A sample = N times {ncclGroupStart; each rank's call on
+// its stream; ncclGroupEnd}, captured once per N into one CUDA graph per rank's stream (as nccl-tests -G
+// and the plugin's compute cases do) and replayed. Eager, the host's launch path sets the pace up to
+// ~1 MiB, and it differs from process to process: nccl-tests' own eager 4 KiB all-reduce on two H200 took
+// 19.2 us in one process and 13.7 us in the next, against 10-11 us from graphs every time, so a figure
+// and its alpha would depend on the worker. CALIB_CUDA_EAGER=1 times the calls eagerly instead.
+// Timing: CUDA events on every rank's stream, start before and end after the N calls; the time is the
+// largest of the ranks' elapsed times. Events rather than nccl-tests' host clock after synchronising
+// every stream: the plugin's other cases time with events, and the host clock adds the synchronisation's
+// wake-up (tens of us over k streams) to every sample. A rank's end event cannot complete before the last
+// operation, which needs every rank's data, so the largest elapsed covers the collective from its
+// earliest start on that rank; the host enqueues the start events back to back.
 class CollectiveInstance final : public sdk::Instance {
 public:
     CollectiveInstance(TransferPool& pool, const TransferDef& t) : t_(t) {
@@ -382,7 +387,10 @@ public:
         params.emplace_back("ranks", std::to_string(k));
         params.emplace_back("ordinals", ords);
         params.emplace_back("count", std::to_string(t.count));
-        params.emplace_back("timing", "cuda events on every rank's stream around N grouped calls; the largest elapsed");
+        params.emplace_back("timing", use_graph_ ? "cuda events on every rank's stream around one CUDA graph per rank of N "
+                                                   "grouped calls; the largest elapsed"
+                                                 : "cuda events on every rank's stream around N eager grouped calls; the "
+                                                   "largest elapsed");
         params.emplace_back("check", std::to_string(checked) + " sampled outputs after one call");
     }
     ~CollectiveInstance() override {
@@ -391,16 +399,26 @@ public:
             cudaSetDevice(c_->ordinals[r]);
             cudaStreamSynchronize(c_->streams[r]);
         }
+        drop_graphs();
     }
 
     double run(uint64_t iterations) override {
         DeviceGuard g;
         const std::size_t k = timers_.size();
+        const bool graph = use_graph_ && iterations <= kMaxGraphCalls;
+        if (graph && iterations != graph_iterations_) capture(iterations);
         for (std::size_t r = 0; r < k; ++r) {
             check_cuda(cudaSetDevice(c_->ordinals[r]), "cudaSetDevice");
             check_cuda(cudaEventRecord(timers_[r]->start, c_->streams[r]), "cudaEventRecord");
         }
-        for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        if (graph) {
+            for (std::size_t r = 0; r < k; ++r) {
+                check_cuda(cudaSetDevice(c_->ordinals[r]), "cudaSetDevice");
+                check_cuda(cudaGraphLaunch(execs_[r], c_->streams[r]), "cudaGraphLaunch");
+            }
+        } else {
+            for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        }
         for (std::size_t r = 0; r < k; ++r) {
             check_cuda(cudaSetDevice(c_->ordinals[r]), "cudaSetDevice");
             check_cuda(cudaEventRecord(timers_[r]->stop, c_->streams[r]), "cudaEventRecord");
@@ -414,6 +432,61 @@ public:
     }
 
 private:
+    // Past this many calls a sample is launched eagerly: only sizes far below a microsecond per call get
+    // there, and a graph of more NCCL calls takes longer to build than the sample runs.
+    static constexpr uint64_t kMaxGraphCalls = 4096;
+
+    void drop_graphs() {
+        for (auto e : execs_) cudaGraphExecDestroy(e);
+        for (auto gr : graphs_) cudaGraphDestroy(gr);
+        execs_.clear();
+        graphs_.clear();
+        graph_iterations_ = 0;
+    }
+    // One graph per rank's stream holding its part of the N grouped calls: capture begins on every
+    // stream, the calls are enqueued as eagerly, and every stream's capture ends (into its own graph)
+    // before any is instantiated, which a thread with a capture still open may not do.
+    void capture(uint64_t iterations) {
+        drop_graphs();
+        const std::size_t k = c_->streams.size();
+        std::size_t begun = 0;
+        std::string failed;
+        try {
+            for (; begun < k; ++begun) {
+                check_cuda(cudaSetDevice(c_->ordinals[begun]), "cudaSetDevice");
+                check_cuda(cudaStreamBeginCapture(c_->streams[begun], cudaStreamCaptureModeThreadLocal),
+                           "cudaStreamBeginCapture");
+            }
+            for (uint64_t i = 0; i < iterations; ++i) enqueue();
+        } catch (const std::exception& e) {
+            failed = e.what();
+        }
+        // Every begun capture is ended, whatever failed, so that the streams are usable again.
+        for (std::size_t r = 0; r < begun; ++r) {
+            cudaSetDevice(c_->ordinals[r]);
+            cudaGraph_t gr = nullptr;
+            const cudaError_t e = cudaStreamEndCapture(c_->streams[r], &gr);
+            if (gr != nullptr) graphs_.push_back(gr);
+            if (e != cudaSuccess && failed.empty())
+                failed = std::string("cudaStreamEndCapture: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+        }
+        if (failed.empty() && graphs_.size() != k) failed = "a stream's capture ended without a graph";
+        if (!failed.empty()) {
+            drop_graphs();
+            cudaGetLastError();  // the capture's error is reported here, not by the next call
+            sdk::fail(CALIB_ERROR, "capturing " + std::to_string(iterations) + " collective calls into CUDA graphs: " +
+                                       failed + " (CALIB_CUDA_EAGER=1 times them eagerly)");
+        }
+        for (std::size_t r = 0; r < k; ++r) {
+            check_cuda(cudaSetDevice(c_->ordinals[r]), "cudaSetDevice");
+            cudaGraphExec_t e = nullptr;
+            check_cuda(cudaGraphInstantiate(&e, graphs_[r], 0), "cudaGraphInstantiate");
+            execs_.push_back(e);
+            check_cuda(cudaGraphUpload(e, c_->streams[r]), "cudaGraphUpload");
+        }
+        graph_iterations_ = iterations;
+    }
+
     void enqueue() {
         const Nccl& n = *c_->nccl;
         n.check(n.GroupStart(), "ncclGroupStart");
@@ -441,6 +514,10 @@ private:
     TransferPool::Comm* c_ = nullptr;
     std::vector<void*> send_, recv_;
     std::vector<std::unique_ptr<Timer>> timers_;
+    bool use_graph_ = std::getenv("CALIB_CUDA_EAGER") == nullptr;
+    std::vector<cudaGraph_t> graphs_;
+    std::vector<cudaGraphExec_t> execs_;
+    uint64_t graph_iterations_ = 0;
 };
 #endif
 

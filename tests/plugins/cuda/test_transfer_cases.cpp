@@ -278,8 +278,11 @@ TEST_CASE("on a GPU: a 1 MiB pinned H2D copy and a one-rank all_reduce run throu
     }
     // The smallest group: {0} on one GPU (run for real with CALIB_CUDA_SINGLE_RANK=1), else {0, 1}.
     const std::string all_reduce = api->device_count(ctx) == 1 ? "all_reduce_ranks1_1048576" : "all_reduce_ranks2_1048576";
-    for (const std::string& name : {std::string("copy_h2d_pinned0_1048576"), all_reduce}) {
-        INFO(name);
+    // The collective twice: timed from CUDA graphs (the default), then eagerly (CALIB_CUDA_EAGER).
+    const std::vector<std::pair<std::string, bool>> runs{{"copy_h2d_pinned0_1048576", false}, {all_reduce, false}, {all_reduce, true}};
+    for (const auto& [name, eager_pass] : runs) {
+        Env eager("CALIB_CUDA_EAGER", eager_pass ? "1" : nullptr);
+        INFO(name << (eager_pass ? " eager" : ""));
         REQUIRE(index.count(name) == 1);
         void* inst = nullptr;
         const calib_status st = api->prepare(ctx, index[name], &inst, err);
@@ -291,11 +294,18 @@ TEST_CASE("on a GPU: a 1 MiB pinned H2D copy and a one-rank all_reduce run throu
         CHECK(ii.verified == 1);
         CHECK(ii.max_abs_error == 0);
         INFO("implementation: " << ii.implementation);
-        double t1 = 0, t10 = 0;
+        std::string timing;
+        for (uint32_t p = 0; p < ii.param_count; ++p)
+            if (std::string(ii.params[p].key) == "timing") timing = ii.params[p].value;
+        if (name == all_reduce) CHECK((timing.find("CUDA graph") != std::string::npos) == !eager_pass);
+        double t1 = 0, t10 = 0, t3 = 0, t10b = 0;
         REQUIRE(api->run(ctx, inst, 1, &t1, err) == CALIB_OK);
         REQUIRE(api->run(ctx, inst, 10, &t10, err) == CALIB_OK);
+        REQUIRE(api->run(ctx, inst, 3, &t3, err) == CALIB_OK);    // a graph of 3 replaces the one of 10
+        REQUIRE(api->run(ctx, inst, 10, &t10b, err) == CALIB_OK);
         CHECK(t1 > 0);
         CHECK(t10 > t1);
+        CHECK(t3 < t10b);
         api->release(ctx, inst);
     }
     const char* nvls = std::getenv("NCCL_NVLS_ENABLE");
