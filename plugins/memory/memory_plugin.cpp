@@ -157,12 +157,12 @@ Kernel kernel_of(const sdk::CaseSpec& spec) {
     sdk::fail(CALIB_INVALID_ARGUMENT, "case " + spec.name + " names no STREAM kernel");
 }
 
-MemoryInstance::MemoryInstance(Kernel k, std::size_t n) : k_(k), n_(n) {
+MemoryInstance::MemoryInstance(Kernel k, std::size_t n, std::shared_ptr<ArraySet> arrays)
+    : k_(k), n_(n), arrays_(std::move(arrays)) {
     const bool uses_a = k != Kernel::scale, uses_b = k != Kernel::copy, uses_c = true;
-    arrays_ = allocate_arrays(n);
-    if (uses_a) a_ = arrays_.arrays[0];
-    if (uses_b) b_ = arrays_.arrays[1];
-    if (uses_c) c_ = arrays_.arrays[2];
+    if (uses_a) a_ = arrays_->arrays[0];
+    if (uses_b) b_ = arrays_->arrays[1];
+    if (uses_c) c_ = arrays_->arrays[2];
     first_touch(a_, b_, c_, n);  // also starts the persistent OpenMP team
 }
 
@@ -185,10 +185,23 @@ static const char* dispatched_isa() {
     return "default";
 }
 
+std::shared_ptr<ArraySet> MemoryPlugin::arrays_for(std::size_t n) {
+    if (largest_n_ == 0)
+        for (const auto& c : cases())
+            if (c.shape.size() == 1 && c.shape[0] > 0) largest_n_ = std::max(largest_n_, static_cast<std::size_t>(c.shape[0]));
+    if (pool_ == nullptr || pool_n_ < n) {
+        pool_.reset();  // the old block goes first (an instance still holding it keeps it alive)
+        pool_n_ = std::max(n, largest_n_);
+        pool_ = std::make_shared<ArraySet>(allocate_arrays(pool_n_));
+    }
+    return pool_;
+}
+
 std::unique_ptr<sdk::Instance> MemoryPlugin::prepare(const sdk::CaseSpec& spec) {
     if (spec.shape.size() != 1 || spec.shape[0] <= 0) sdk::fail(CALIB_INVALID_ARGUMENT, "memory case needs shape {n}");
     const Kernel k = kernel_of(spec);
-    auto inst = std::make_unique<MemoryInstance>(k, static_cast<std::size_t>(spec.shape[0]));
+    const auto n = static_cast<std::size_t>(spec.shape[0]);
+    auto inst = std::make_unique<MemoryInstance>(k, n, arrays_for(n));
     run_kernel(k, inst->a(), inst->b(), inst->c(), inst->size());
     const Check chk = inst->check();
     if (!chk.passed)
@@ -202,7 +215,8 @@ std::unique_ptr<sdk::Instance> MemoryPlugin::prepare(const sdk::CaseSpec& spec) 
     inst->tolerance = chk.tolerance;
     inst->params = {{"threads", std::to_string(threads)},
                     {"isa", dispatched_isa()},
-                    {"timing", "all passes in one parallel region, static partition, no barrier between passes"}};
+                    {"timing", "all passes in one parallel region, static partition, no barrier between passes"},
+                    {"arrays", "one set per worker, sized for the largest case, reused (first-touch faults paid once)"}};
     return inst;
 }
 

@@ -142,9 +142,12 @@ TEST_CASE("the static partition covers the array in whole lines", "[memory]") {
 }
 
 TEST_CASE("STREAM's check passes a correct run and catches corrupted arrays", "[memory]") {
+    // One set of arrays longer than the cases, reused by every kernel in turn (as the plugin's pool is):
+    // each instance initialises its own prefix, whatever the one before it left there.
+    auto shared = std::make_shared<ArraySet>(allocate_arrays(4000));
     for (Kernel k : k_all) {
         INFO(kernel_name(k));
-        MemoryInstance inst(k, 1000);
+        MemoryInstance inst(k, 1000, shared);
         // Before the kernel has run, the result array still holds its initial value.
         CHECK_FALSE(inst.check().passed);
         CHECK(inst.run(3) > 0);
@@ -185,6 +188,31 @@ TEST_CASE("prepare verifies and times the smallest case of each kernel", "[memor
         CHECK(inst->run(10) > 0);
     }
     CHECK_FALSE(plugin.device_name().empty());
+}
+
+TEST_CASE("every case of a worker runs on one pool of arrays, re-initialised for each", "[memory]") {
+    MemoryPlugin plugin;
+    const auto cases = plugin.cases();
+    const auto find = [&](const std::string& name) {
+        const auto it = std::find_if(cases.begin(), cases.end(), [&](const auto& c) { return c.name == name; });
+        REQUIRE(it != cases.end());
+        return *it;
+    };
+    // A large case first (its kernel writes c = a), then the smallest triad on the same arrays: the
+    // triad's check needs its own initial values back (a stale c from the copy would fail it).
+    auto big = plugin.prepare(find("memory_copy_64MiB"));
+    CHECK(big->verified);
+    REQUIRE(big->run(1) > 0);
+    const double* big_a = static_cast<MemoryInstance&>(*big).a();
+    big.reset();
+    const auto triad = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name.rfind("stream_triad_", 0) == 0; });
+    REQUIRE(triad != cases.end());
+    auto small = plugin.prepare(*triad);
+    CHECK(small->verified);
+    auto& m = static_cast<MemoryInstance&>(*small);
+    CHECK(m.a() == big_a);
+    CHECK(m.run(5) > 0);
+    CHECK(m.check().passed);
 }
 
 TEST_CASE("the three arrays never share a 4 KiB page offset", "[memory]") {
