@@ -33,6 +33,10 @@ RunOptions options(const fs::path& dir) {
     o.corunner_check = true;
     o.corunner.window_seconds = 0.05;
     o.corunner.min_interval_seconds = 0;
+    // Every case runs its whole budget (0.05 s a replica with two): a case that converged in 19 ms saw
+    // 19 ms of the injected CPU, under the 20 ms a case needs before its foreign time counts.
+    o.policy.target_noise = 0;
+    o.policy.time_budget_seconds = 0.1;
     return o;
 }
 
@@ -89,6 +93,8 @@ TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[r
     for (const auto& c : r.outcomes) {
         if (c.status != "ok") continue;
         ++ok;
+        INFO(c.info.name << " retry " << c.placement_retry << " foreign " << c.foreign_cpus << " CPUs, "
+                         << c.foreign_seconds << " s over " << c.wall_seconds << " s");
         CHECK(c.corunner_checked);
         CHECK_FALSE(c.disturbed);  // measured again, clean
         CHECK((c.placement_retry == "replaced" || c.placement_retry == "deferred"));

@@ -41,7 +41,7 @@ struct PolicyConfig {
     double target_noise = 0.01;        // stop when noise (see SampleStats) <= this
     std::size_t min_samples = 10;
     std::size_t max_samples = 2000;
-    double time_budget_seconds = 0.25; // per case (per pair for fusion), warm-up included; at least
+    double time_budget_seconds = 0.15; // per case (per pair for fusion), warm-up included; at least
                                        // min(min_samples, 3) samples are taken regardless
     std::size_t fixed_samples = 0;     // > 0 selects fixed-count mode: exactly this many samples
                                        // (make_policy then returns the "fixed" policy for any name)
@@ -51,7 +51,7 @@ struct PolicyConfig {
     double pair_max_halfwidth = 0.05;
     double pair_budget_extension = 4.0;
     // measure_pair: the fewest pairs before the budget may stop it (capped by min_samples).
-    std::size_t pair_min_samples = 6;
+    std::size_t pair_min_samples = 4;
     // The fewest samples before the budget may stop a case (capped by min_samples): 3 give an
     // interval; with replicas each replica takes its share (run.hpp), the case still gets this many.
     std::size_t budget_floor_samples = 3;
