@@ -145,9 +145,10 @@ std::unique_ptr<ChainInstance> prepare_problem(const Problem& p, calib_fusion_ro
 }
 
 std::vector<sdk::CaseSpec> FusedLinearPlugin::cases() {
-    // The origin's three shapes plus one larger, still moderate on a small CPU.
-    const std::array<std::array<int64_t, 3>, 4> shapes{
-        {{128, 512, 512}, {512, 1024, 1024}, {1024, 2048, 2048}, {2048, 2048, 2048}}};
+    // The origin's three shapes. A fourth, 2048x2048x2048, was 7 of a full run's ~60 s on a 2-vCPU guest
+    // (its fp32 pair is 135 ms an execution, floors and warm-ups included per replica) and read the same
+    // tier as 1024x2048x2048 (compute-bound, 1.02-1.06x); queries past the largest shape clamp to it.
+    const std::array<std::array<int64_t, 3>, 3> shapes{{{128, 512, 512}, {512, 1024, 1024}, {1024, 2048, 2048}}};
     const std::array<Pattern, 4> patterns{Pattern::bias, Pattern::bias_relu, Pattern::bias_gelu,
                                           Pattern::bias_silu};
     std::vector<sdk::CaseSpec> out;
