@@ -382,20 +382,47 @@ void Scheduler::measure_plugin(const PluginRecord& plugin, const std::vector<Sel
             continue;
         }
         if (progress_ != nullptr) progress_->case_started(plugin.id, s.primary->name, done_, total_);
+        const double t_start = now_seconds();
         CaseOutcome out = measure_one(client, plugin, s);
         ++done_;
         if (progress_ != nullptr) progress_->case_finished(out, done_, total_);
         if (const double d = off_fraction(out); d > 0) {
             later_.push_back({result_.outcomes.size(), &plugin, s, false, d});
             if (steal_fraction(out, o_.placement.steal_max_share) > 0) ++result_.placement.steal_cases;
-            if (disturbed_fraction(out, o_.corunner) > 0) ++result_.placement.disturbed_cases;
+            if (disturbed_fraction(out, o_.corunner) > 0) {
+                ++result_.placement.disturbed_cases;
+                onset_neighbours(t_start);
+            }
         } else if (guard_ != nullptr && out.status == "ok") {
             measured_in_.push_back({result_.outcomes.size(), &plugin, s, false, 0, guard_->reference_ns()});
         }
-        if (out.status == "ok" && off_fraction(out) == 0) replicable_.push_back({result_.outcomes.size(), &plugin, s, false, 0});
+        if (out.status == "ok" && off_fraction(out) == 0) {
+            replicable_.push_back({result_.outcomes.size(), &plugin, s, false, 0});
+            const double t_end = now_seconds();
+            std::erase_if(recent_, [&](const auto& r) { return t_end - r.second > o_.corunner.window_seconds; });
+            if (out.foreign_seconds > 0) recent_.push_back({{result_.outcomes.size(), &plugin, s, false, 0}, t_end});
+        }
         result_.outcomes.push_back(std::move(out));
     }
     main_pass_ = false;
+}
+
+// A co-runner is confirmed only once the window ending after a sample holds enough of it, so the case
+// measured while it started is flagged, but one that ended a few ms into it saw too little to judge
+// (under the per-case floor, 20 ms: ticks). When a case comes out disturbed, the clean cases that ended
+// within one window before it started and saw any foreign time go to the end-of-run pass too (measured
+// again, their further replicas after it).
+void Scheduler::onset_neighbours(double t_start) {
+    for (const auto& [lt, t_end] : recent_) {
+        if (t_start - t_end > o_.corunner.window_seconds) continue;
+        const CaseOutcome& prev = result_.outcomes[lt.outcome];
+        later_.push_back({lt.outcome, lt.plugin, lt.sel, false, std::max(prev.foreign_cpus, 1e-3)});
+        replicable_.erase(std::remove_if(replicable_.begin(), replicable_.end(),
+                                         [&](const Later& r) { return r.outcome == lt.outcome; }),
+                          replicable_.end());
+        ++result_.placement.disturbed_cases;
+    }
+    recent_.clear();
 }
 
 // Pools a further replica into a case's outcome: samples appended (the figure is the pooled median),

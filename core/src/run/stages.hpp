@@ -59,6 +59,7 @@ private:
     void replicate(const std::vector<Later>& cases);
     void defer(const PluginRecord& plugin, const Selected& s);
     void retry_one(const Later& lt, PluginClient& client);
+    void onset_neighbours(double t_start);
     double off_fraction(const CaseOutcome& out) const;
     std::vector<double> steal_now() const;
     CoRunnerMonitor* monitor() const;
@@ -77,6 +78,8 @@ private:
     std::vector<Later> later_;        // for the end-of-run pass
     std::vector<Later> measured_in_;  // clean cases, with their reference
     std::vector<Later> replicable_;   // measured clean in the first pass: the further replicas' cases
+    // Clean first-pass cases that saw some foreign CPU time, with when they ended (onset_neighbours).
+    std::vector<std::pair<Later, double>> recent_;
     std::size_t done_ = 0, total_ = 0;
     std::set<std::string> stateless_;  // plugins that read no device state
     bool main_pass_ = false;

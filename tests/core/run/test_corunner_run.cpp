@@ -46,9 +46,13 @@ struct InjectedCoRunner {
     std::atomic<bool> on{false};
     std::mutex m;
     double extra = 0, last = -1;
+    // A stray burst: `burst` CPU seconds added at the `burst_after`-th reading from now (0: none).
+    double burst = 0;
+    int burst_after = 0;
     CpuTimes operator()() {
         std::lock_guard<std::mutex> lock(m);
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        if (burst_after > 0 && --burst_after == 0) extra += burst;
         if (last >= 0 && on.load()) extra += t - last;  // one whole CPU
         last = t;
         double own = process_cpu_seconds(0);
@@ -60,7 +64,11 @@ struct InjectedCoRunner {
 
 struct Sink : ProgressSink {
     std::function<void()> on_retry;
+    std::function<void(const std::string&)> on_case;
     std::size_t passes = 0;
+    void case_started(const std::string&, const std::string& name, std::size_t, std::size_t) override {
+        if (on_case) on_case(name);
+    }
     void retry_started(std::size_t) override {
         ++passes;
         if (on_retry) on_retry();
@@ -121,6 +129,51 @@ TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[r
             CHECK(c.interval_factor_high > 1);
         }
         CHECK(ok2 == ok);
+    }
+}
+
+TEST_CASE("a co-runner starting as a case ends: that case, under the floors alone, is measured again", "[run][corunner]") {
+    Folder f;
+    RunOptions o = options(f.dir);
+    o.replicas = 1;
+    auto injected = std::make_shared<InjectedCoRunner>();
+    o.cpu_times_probe = [injected] { return (*injected)(); };
+    o.placement.retry_seconds = 2;
+    auto plugins = scan_all(o.discovery, o.worker);
+    REQUIRE(plugins.size() == 1);
+    std::atomic<bool> cancel{false};
+    Sink sink;
+    // busy_loop sees 1 ms of foreign time in its samples (at most 0.04 CPUs over a window of 25-50 ms, 1 of
+    // the 20 ms a case needs): not disturbed on its own. The case after it starts beside a whole foreign CPU.
+    bool corunner_follows = true;
+    sink.on_case = [&](const std::string& name) {
+        std::lock_guard<std::mutex> lock(injected->m);
+        if (name == "busy_loop") injected->burst = 0.001, injected->burst_after = 4;
+        if (name == "lbr_fused" && corunner_follows) injected->on = true;
+    };
+    sink.on_retry = [&] { injected->on = false; };
+    auto busy_loop = [](const RunResult& r) {
+        const auto it = std::find_if(r.outcomes.begin(), r.outcomes.end(), [](const CaseOutcome& c) { return c.info.name == "busy_loop"; });
+        REQUIRE(it != r.outcomes.end());
+        return *it;
+    };
+    SECTION("it is measured again at the end") {
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        const CaseOutcome c = busy_loop(r);
+        INFO("foreign " << c.foreign_seconds << " s, retry " << c.placement_retry);
+        CHECK(c.status == "ok");
+        CHECK(c.placement_retry == "replaced");
+        CHECK_FALSE(c.disturbed);
+    }
+    SECTION("without the co-runner after it, the same stray 1 ms changes nothing") {
+        corunner_follows = false;
+        RunResult r = run_calibration(o, plugins, cancel, &sink);
+        const CaseOutcome c = busy_loop(r);
+        INFO("foreign " << c.foreign_seconds << " s, retry " << c.placement_retry);
+        CHECK(c.status == "ok");
+        CHECK(c.foreign_seconds > 0);
+        CHECK(c.placement_retry.empty());
+        CHECK_FALSE(c.disturbed);
     }
 }
 
