@@ -174,7 +174,7 @@ po::options_description run_options(RunArgs& a) {
         "comma list of fusion categories (linear, conv, attention), pattern names, or all")(
         "filter", po::value(&a.filter), "only cases whose name matches this regular expression")(
         "precision", po::value(&a.precisions)->composing(), "comma list of precisions (fp32, bf16, ...)")(
-        "time-budget", po::value(&a.time_budget), "seconds per case (default 0.15; quick 0.1)")(
+        "time-budget", po::value(&a.time_budget), "seconds per case (default 0.15; quick 0.08)")(
         "max-noise", po::value(&a.max_noise), "target noise in percent (default 1)")(
         "warmup", po::value(&a.warmup), "warm-up seconds per case (default 0.02)")(
         "repetitions", po::value(&a.repetitions), "fixed number of samples per case (reproducible mode)")(

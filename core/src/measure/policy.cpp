@@ -490,7 +490,7 @@ std::vector<std::string> policy_names() { return {"adaptive", "fixed"}; }
 
 PolicyConfig policy_preset(Preset p) {
     PolicyConfig c;
-    if (p == Preset::quick) c.time_budget_seconds = 0.1;
+    if (p == Preset::quick) c.time_budget_seconds = 0.08;
     return c;
 }
 
