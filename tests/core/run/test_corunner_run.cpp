@@ -80,14 +80,20 @@ bool disturbed_record(const boost::json::object& extra) {
     return d != nullptr && d->is_bool() && d->as_bool();
 }
 
+// options() with `injected` as the CPU-time probe and a 2 s end-of-run pass.
+RunOptions injected_options(const fs::path& dir, const std::shared_ptr<InjectedCoRunner>& injected) {
+    RunOptions o = options(dir);
+    o.cpu_times_probe = [injected] { return (*injected)(); };
+    o.placement.retry_seconds = 2;
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[run][corunner]") {
     Folder f;
-    RunOptions o = options(f.dir);
     auto injected = std::make_shared<InjectedCoRunner>();
-    o.cpu_times_probe = [injected] { return (*injected)(); };
-    o.placement.retry_seconds = 2;
+    RunOptions o = injected_options(f.dir, injected);
     auto plugins = scan_all(o.discovery, o.worker);
     REQUIRE(plugins.size() == 1);
     std::atomic<bool> cancel{false};
@@ -134,11 +140,9 @@ TEST_CASE("cases timed beside a co-runner are measured again once it stops", "[r
 
 TEST_CASE("a co-runner starting as a case ends: that case, under the floors alone, is measured again", "[run][corunner]") {
     Folder f;
-    RunOptions o = options(f.dir);
-    o.replicas = 1;
     auto injected = std::make_shared<InjectedCoRunner>();
-    o.cpu_times_probe = [injected] { return (*injected)(); };
-    o.placement.retry_seconds = 2;
+    RunOptions o = injected_options(f.dir, injected);
+    o.replicas = 1;
     auto plugins = scan_all(o.discovery, o.worker);
     REQUIRE(plugins.size() == 1);
     std::atomic<bool> cancel{false};
