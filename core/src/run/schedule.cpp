@@ -417,9 +417,11 @@ void Scheduler::onset_neighbours(double t_start) {
         if (t_start - t_end > o_.corunner.window_seconds) continue;
         const CaseOutcome& prev = result_.outcomes[lt.outcome];
         later_.push_back({lt.outcome, lt.plugin, lt.sel, false, std::max(prev.foreign_cpus, 1e-3)});
-        replicable_.erase(std::remove_if(replicable_.begin(), replicable_.end(),
-                                         [&](const Later& r) { return r.outcome == lt.outcome; }),
-                          replicable_.end());
+        // From here on it is a case for the pass, as if it had come out disturbed: no longer a clean
+        // case to replicate after the main pass, nor one list_stale() may send to the pass a second time.
+        const auto same = [&](const Later& r) { return r.outcome == lt.outcome; };
+        std::erase_if(replicable_, same);
+        std::erase_if(measured_in_, same);
         ++result_.placement.disturbed_cases;
     }
     recent_.clear();
